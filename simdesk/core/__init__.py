@@ -1,0 +1,1 @@
+"""The headless engine of simdesk. Nothing under this package may import Qt."""
