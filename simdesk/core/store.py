@@ -1,0 +1,492 @@
+"""The library cache: one SQLite file holding folders, photos, embeddings, thumbnails and errors.
+
+Everything in it can be rebuilt from the photos themselves, so a damaged file is moved aside and
+rebuilt, never patched. Paths are stored as BLOBs of their file-system bytes (``os.fsencode``) so
+that non-UTF-8 file names round-trip exactly.
+
+Embeddings and thumbnails are keyed by the file's content hash, not by its path: a photo that is
+moved or renamed, or copied byte for byte, keeps its embedding without being decoded again.
+Vectors are stored as float16 (half the size; cosine similarities change by < 1e-3).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+# "SIMD" in ASCII: tells our database from any other SQLite file.
+APPLICATION_ID = 0x53494D44
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15_000
+
+
+class StoreError(Exception):
+    """The library database cannot be used; the message says why and what to do."""
+
+
+class ForeignDatabaseError(StoreError):
+    """The file is a valid SQLite database that belongs to something else: never touched."""
+
+
+class DamagedDatabaseError(StoreError):
+    """The file is not a readable simdesk database (corrupt, truncated, or not SQLite at all)."""
+
+
+class NewerSchemaError(StoreError):
+    """The library was written by a newer simdesk."""
+
+
+def encode_path(path: str | os.PathLike) -> bytes:
+    return os.fsencode(os.fspath(path))
+
+
+def decode_path(blob: bytes) -> str:
+    return os.fsdecode(blob)
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: bytes
+    width: int | None
+    height: int | None
+    capture_time: float | None
+    folder: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorRecord:
+    path: str
+    size: int | None
+    mtime_ns: int | None
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True)
+class EmbeddingSpace:
+    """One way of turning photos into vectors: a model file (by hash) plus a pooling.
+
+    Vectors from different spaces are never compared with each other.
+    """
+
+    id: int
+    model_name: str
+    onnx_sha256: str
+    pooling: str
+    dim: int
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits first, which would break the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _migrate_to_1(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE folders (
+            id INTEGER PRIMARY KEY,
+            path BLOB NOT NULL UNIQUE,
+            added_at REAL NOT NULL
+        );
+        CREATE TABLE photos (
+            id INTEGER PRIMARY KEY,
+            path BLOB NOT NULL UNIQUE,
+            folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_hash BLOB NOT NULL,
+            width INTEGER,
+            height INTEGER,
+            capture_time REAL,
+            indexed_at REAL NOT NULL
+        );
+        CREATE INDEX photos_by_hash ON photos(content_hash);
+        CREATE INDEX photos_by_folder ON photos(folder_id);
+        CREATE TABLE spaces (
+            id INTEGER PRIMARY KEY,
+            model_name TEXT NOT NULL,
+            onnx_sha256 TEXT NOT NULL,
+            pooling TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            UNIQUE (onnx_sha256, pooling)
+        );
+        CREATE TABLE embeddings (
+            content_hash BLOB NOT NULL,
+            space_id INTEGER NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+            vector BLOB NOT NULL,
+            PRIMARY KEY (content_hash, space_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE thumbnails (
+            content_hash BLOB PRIMARY KEY,
+            jpeg BLOB NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE errors (
+            path BLOB PRIMARY KEY,
+            size INTEGER,
+            mtime_ns INTEGER,
+            reason TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        """
+    )
+
+
+# MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit.
+MIGRATIONS = [_migrate_to_1]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+class Store:
+    """A connection to one library database. Use one Store per thread."""
+
+    def __init__(self, db_path: str | os.PathLike):
+        self.path = Path(db_path)
+        self._db = self._connect()
+
+    # -- opening -------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        is_new = not self.path.exists() or self.path.stat().st_size == 0
+        try:
+            db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open library database {self.path}: {exc}") from exc
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if not is_new and app_id != APPLICATION_ID:
+                has_tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+                if has_tables:
+                    db.close()
+                    raise ForeignDatabaseError(
+                        f"{self.path} is a SQLite database of another program; simdesk will not "
+                        "touch it. Point --library at another folder."
+                    )
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise NewerSchemaError(
+                    f"{self.path} was written by a newer simdesk (schema {version}, this one "
+                    f"knows {SCHEMA_VERSION}); upgrade simdesk to use this library."
+                )
+            # WAL lets the GUI read while the CLI (or an indexing worker) writes.
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("PRAGMA foreign_keys = ON")
+            self._migrate(db, version)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise DamagedDatabaseError(
+                f"{self.path} is damaged or not a simdesk library ({exc})."
+            ) from exc
+        return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection, version: int) -> None:
+        while version < SCHEMA_VERSION:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have migrated while we waited for the lock.
+                current = db.execute("PRAGMA user_version").fetchone()[0]
+                if current == version:
+                    MIGRATIONS[version](db)
+                    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    db.execute(f"PRAGMA user_version = {version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def transaction(self) -> "_Transaction":
+        """A write transaction: ``with store.transaction(): ...`` commits at the end or rolls back."""
+        return _Transaction(self._db)
+
+    # -- settings ------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- folders -------------------------------------------------------------------------------
+
+    def add_folder(self, path: str) -> int:
+        self._db.execute(
+            "INSERT OR IGNORE INTO folders(path, added_at) VALUES (?, ?)",
+            (encode_path(path), time.time()),
+        )
+        return self._db.execute(
+            "SELECT id FROM folders WHERE path = ?", (encode_path(path),)
+        ).fetchone()[0]
+
+    def remove_folder(self, path: str) -> bool:
+        """Forget a folder and its photos' records (the photos on disk are not touched)."""
+        with self.transaction():
+            cur = self._db.execute("DELETE FROM folders WHERE path = ?", (encode_path(path),))
+        return cur.rowcount > 0
+
+    def folders(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT path, id FROM folders ORDER BY path").fetchall()
+        return {decode_path(p): i for p, i in rows}
+
+    # -- photos --------------------------------------------------------------------------------
+
+    def photo_states(self) -> dict[str, tuple[int, int, bytes]]:
+        """path -> (size, mtime_ns, content_hash) of every known photo, for incremental rescans."""
+        rows = self._db.execute("SELECT path, size, mtime_ns, content_hash FROM photos")
+        return {decode_path(p): (s, m, h) for p, s, m, h in rows}
+
+    def upsert_photo(
+        self,
+        path: str,
+        *,
+        folder_id: int | None,
+        size: int,
+        mtime_ns: int,
+        content_hash: bytes,
+        width: int | None,
+        height: int | None,
+        capture_time: float | None,
+    ) -> None:
+        blob = encode_path(path)
+        self._db.execute(
+            """
+            INSERT INTO photos(path, folder_id, size, mtime_ns, content_hash, width, height,
+                               capture_time, indexed_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(path) DO UPDATE SET
+                folder_id = excluded.folder_id, size = excluded.size,
+                mtime_ns = excluded.mtime_ns, content_hash = excluded.content_hash,
+                width = excluded.width, height = excluded.height,
+                capture_time = excluded.capture_time, indexed_at = excluded.indexed_at
+            """,
+            (blob, folder_id, size, mtime_ns, content_hash, width, height, capture_time, time.time()),
+        )
+        self._db.execute("DELETE FROM errors WHERE path = ?", (blob,))
+
+    def copy_photo_details(self, content_hash: bytes) -> tuple[int | None, int | None, float | None] | None:
+        """(width, height, capture_time) of any known photo with these bytes, for moved files."""
+        return self._db.execute(
+            "SELECT width, height, capture_time FROM photos WHERE content_hash = ? LIMIT 1",
+            (content_hash,),
+        ).fetchone()
+
+    def delete_photos(self, paths: Iterable[str]) -> int:
+        blobs = [(encode_path(p),) for p in paths]
+        self._db.executemany("DELETE FROM photos WHERE path = ?", blobs)
+        self._db.executemany("DELETE FROM errors WHERE path = ?", blobs)
+        return len(blobs)
+
+    def photo_count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM photos").fetchone()[0]
+
+    def photo_by_path(self, path: str) -> PhotoRecord | None:
+        row = self._db.execute(
+            "SELECT id, path, size, mtime_ns, content_hash, width, height, capture_time "
+            "FROM photos WHERE path = ?",
+            (encode_path(path),),
+        ).fetchone()
+        return self._photo(row) if row else None
+
+    def photos_by_ids(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
+        found: dict[int, PhotoRecord] = {}
+        ids = [int(i) for i in ids]
+        for start in range(0, len(ids), 500):  # stay under SQLite's host-parameter limit
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                "SELECT id, path, size, mtime_ns, content_hash, width, height, capture_time "
+                f"FROM photos WHERE id IN ({marks})",
+                chunk,
+            )
+            for row in rows:
+                found[row[0]] = self._photo(row)
+        return found
+
+    @staticmethod
+    def _photo(row) -> PhotoRecord:
+        pid, path, size, mtime, chash, w, h, ctime = row
+        return PhotoRecord(pid, decode_path(path), size, mtime, chash, w, h, ctime)
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def record_error(self, path: str, size: int | None, mtime_ns: int | None, reason: str) -> None:
+        blob = encode_path(path)
+        self._db.execute("DELETE FROM photos WHERE path = ?", (blob,))
+        self._db.execute(
+            "INSERT OR REPLACE INTO errors(path, size, mtime_ns, reason, at) VALUES (?, ?, ?, ?, ?)",
+            (blob, size, mtime_ns, reason, time.time()),
+        )
+
+    def error_states(self) -> dict[str, tuple[int | None, int | None]]:
+        rows = self._db.execute("SELECT path, size, mtime_ns FROM errors")
+        return {decode_path(p): (s, m) for p, s, m in rows}
+
+    def errors(self) -> list[ErrorRecord]:
+        rows = self._db.execute("SELECT path, size, mtime_ns, reason, at FROM errors ORDER BY path")
+        return [ErrorRecord(decode_path(p), s, m, r, a) for p, s, m, r, a in rows]
+
+    def clear_errors(self) -> None:
+        self._db.execute("DELETE FROM errors")
+
+    # -- embedding spaces and vectors ----------------------------------------------------------
+
+    def ensure_space(self, model_name: str, onnx_sha256: str, pooling: str, dim: int) -> EmbeddingSpace:
+        self._db.execute(
+            "INSERT OR IGNORE INTO spaces(model_name, onnx_sha256, pooling, dim) VALUES (?, ?, ?, ?)",
+            (model_name, onnx_sha256, pooling, dim),
+        )
+        row = self._db.execute(
+            "SELECT id, model_name, onnx_sha256, pooling, dim FROM spaces "
+            "WHERE onnx_sha256 = ? AND pooling = ?",
+            (onnx_sha256, pooling),
+        ).fetchone()
+        space = EmbeddingSpace(*row)
+        if space.dim != dim:
+            raise StoreError(
+                f"embedding size changed for {model_name}/{pooling}: {space.dim} != {dim}"
+            )
+        return space
+
+    def space(self, space_id: int) -> EmbeddingSpace | None:
+        row = self._db.execute(
+            "SELECT id, model_name, onnx_sha256, pooling, dim FROM spaces WHERE id = ?", (space_id,)
+        ).fetchone()
+        return EmbeddingSpace(*row) if row else None
+
+    def hashes_with_embedding(self, space_id: int) -> set[bytes]:
+        rows = self._db.execute("SELECT content_hash FROM embeddings WHERE space_id = ?", (space_id,))
+        return {r[0] for r in rows}
+
+    def hashes_reusable(self, space_id: int) -> set[bytes]:
+        """Hashes with a vector in this space, a thumbnail, and a photo row to copy details from."""
+        rows = self._db.execute(
+            "SELECT DISTINCT p.content_hash FROM photos p "
+            "JOIN embeddings e ON e.content_hash = p.content_hash AND e.space_id = ? "
+            "JOIN thumbnails t ON t.content_hash = p.content_hash",
+            (space_id,),
+        )
+        return {r[0] for r in rows}
+
+    def put_embedding(self, content_hash: bytes, space_id: int, vector: np.ndarray) -> None:
+        data = np.ascontiguousarray(vector, dtype="<f2").tobytes()
+        self._db.execute(
+            "INSERT OR REPLACE INTO embeddings(content_hash, space_id, vector) VALUES (?, ?, ?)",
+            (content_hash, space_id, data),
+        )
+
+    def embedding_for_hash(self, content_hash: bytes, space: EmbeddingSpace) -> np.ndarray | None:
+        row = self._db.execute(
+            "SELECT vector FROM embeddings WHERE content_hash = ? AND space_id = ?",
+            (content_hash, space.id),
+        ).fetchone()
+        return np.frombuffer(row[0], dtype="<f2").astype(np.float32) if row else None
+
+    def load_embeddings(self, space: EmbeddingSpace) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, float32 matrix) of every photo with a vector in this space.
+
+        Byte-identical copies share one stored vector but each gets its own row here.
+        """
+        rows = self._db.execute(
+            "SELECT p.id, e.vector FROM photos p JOIN embeddings e "
+            "ON e.content_hash = p.content_hash AND e.space_id = ? ORDER BY p.id",
+            (space.id,),
+        ).fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.empty((len(rows), space.dim), dtype=np.float32)
+        expected = space.dim * 2
+        for i, (_, blob) in enumerate(rows):
+            if len(blob) != expected:
+                raise DamagedDatabaseError(f"an embedding in {self.path} has the wrong size")
+            matrix[i] = np.frombuffer(blob, dtype="<f2")
+        return ids, matrix
+
+    def count_embedded(self, space_id: int) -> int:
+        return self._db.execute(
+            "SELECT count(*) FROM photos p JOIN embeddings e "
+            "ON e.content_hash = p.content_hash AND e.space_id = ?",
+            (space_id,),
+        ).fetchone()[0]
+
+    def prune_orphans(self) -> None:
+        """Drop vectors and thumbnails no photo refers to any more."""
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
+            )
+            self._db.execute(
+                "DELETE FROM thumbnails WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
+            )
+
+    # -- thumbnails ----------------------------------------------------------------------------
+
+    def put_thumbnail(self, content_hash: bytes, jpeg: bytes) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO thumbnails(content_hash, jpeg) VALUES (?, ?)", (content_hash, jpeg)
+        )
+
+    def has_thumbnail(self, content_hash: bytes) -> bool:
+        return (
+            self._db.execute(
+                "SELECT 1 FROM thumbnails WHERE content_hash = ?", (content_hash,)
+            ).fetchone()
+            is not None
+        )
+
+    def thumbnail(self, content_hash: bytes) -> bytes | None:
+        row = self._db.execute(
+            "SELECT jpeg FROM thumbnails WHERE content_hash = ?", (content_hash,)
+        ).fetchone()
+        return row[0] if row else None
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+        self._outer = False
+
+    def __enter__(self) -> None:
+        # Nested use joins the outer transaction.
+        self._outer = not self._db.in_transaction
+        if self._outer:
+            self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if not self._outer:
+            return
+        if exc_type is None:
+            self._db.execute("COMMIT")
+        else:
+            self._db.execute("ROLLBACK")

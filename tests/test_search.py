@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from simdesk.core.search import EmbeddingIndex
+
+
+def brute_force_top_k(vectors, query, k):
+    v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    q = query / np.linalg.norm(query)
+    sims = v @ q
+    return np.argsort(-sims, kind="stable")[:k], np.sort(sims)[::-1][:k]
+
+
+def test_matches_brute_force_ranking():
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(500, 32)).astype(np.float32)
+    ids = np.arange(1000, 1500)
+    index = EmbeddingIndex(ids, vectors)
+    query = rng.normal(size=32).astype(np.float32)
+    got_ids, got_sims = index.query(query, 10)
+    want_rows, want_sims = brute_force_top_k(vectors, query, 10)
+    assert list(got_ids) == list(ids[want_rows])
+    assert np.allclose(got_sims, want_sims, atol=1e-5)
+    assert all(np.diff(got_sims) <= 0)
+
+
+def test_excluded_photo_never_returned_and_k_is_capped():
+    vectors = np.eye(3, dtype=np.float32)
+    index = EmbeddingIndex(np.array([7, 8, 9]), vectors)
+    ids, sims = index.query(vectors[0], 10, exclude_ids=(7,))
+    assert 7 not in ids
+    assert len(ids) == 2
+
+
+def test_identical_vector_scores_one():
+    vectors = np.array([[3, 4], [1, 0]], dtype=np.float32)
+    index = EmbeddingIndex(np.array([1, 2]), vectors)
+    ids, sims = index.query(np.array([6, 8], dtype=np.float32), 1)
+    assert ids[0] == 1 and sims[0] == pytest.approx(1.0)
+
+
+def test_empty_index_and_wrong_dimension():
+    empty = EmbeddingIndex(np.zeros(0, np.int64), np.zeros((0, 4), np.float32))
+    assert len(empty.query(np.ones(4), 5)[0]) == 0
+    index = EmbeddingIndex(np.array([1]), np.ones((1, 4), np.float32))
+    with pytest.raises(ValueError):
+        index.query(np.ones(3), 1)
+
+
+def test_equal_scores_come_out_in_a_stable_order():
+    vectors = np.ones((5, 2), dtype=np.float32)
+    index = EmbeddingIndex(np.array([5, 3, 4, 1, 2]), vectors)
+    assert list(index.query(np.ones(2), 5)[0]) == [1, 2, 3, 4, 5]

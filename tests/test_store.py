@@ -1,0 +1,149 @@
+import os
+import sqlite3
+
+import numpy as np
+import pytest
+
+from simdesk.core.store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    DamagedDatabaseError,
+    ForeignDatabaseError,
+    NewerSchemaError,
+    Store,
+)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store(tmp_path / "library.db") as s:
+        yield s
+
+
+def add_photo(store, path, chash=b"h" * 16, folder=None, size=10, mtime=1):
+    store.upsert_photo(path, folder_id=folder, size=size, mtime_ns=mtime, content_hash=chash,
+                       width=4, height=3, capture_time=None)
+
+
+def test_new_database_is_marked_and_in_wal_mode(tmp_path):
+    Store(tmp_path / "library.db").close()
+    db = sqlite3.connect(tmp_path / "library.db")
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reopening_keeps_data(tmp_path):
+    with Store(tmp_path / "library.db") as s:
+        fid = s.add_folder("/photos")
+        add_photo(s, "/photos/a.jpg", folder=fid)
+    with Store(tmp_path / "library.db") as s:
+        assert s.folders() == {"/photos": fid}
+        assert s.photo_by_path("/photos/a.jpg").width == 4
+
+
+def test_non_utf8_paths_round_trip(store):
+    weird = os.fsdecode(b"/photos/caf\xe9 \n\xff.jpg")
+    add_photo(store, weird)
+    assert weird in store.photo_states()
+    assert store.photo_by_path(weird).path == weird
+
+
+def test_garbage_file_is_reported_damaged(tmp_path):
+    path = tmp_path / "library.db"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(DamagedDatabaseError):
+        Store(path)
+
+
+def test_foreign_sqlite_database_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "library.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE accounts (name TEXT)")
+    db.execute("INSERT INTO accounts VALUES ('keep me')")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(ForeignDatabaseError):
+        Store(path)
+    assert path.read_bytes() == before
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "library.db"
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(NewerSchemaError):
+        Store(path)
+
+
+def test_embeddings_are_shared_by_content_hash(store):
+    space = store.ensure_space("m", "sha", "gem", 4)
+    add_photo(store, "/a.jpg", chash=b"1" * 16)
+    add_photo(store, "/copy-of-a.jpg", chash=b"1" * 16)
+    add_photo(store, "/b.jpg", chash=b"2" * 16)
+    store.put_embedding(b"1" * 16, space.id, np.array([1, 0, 0, 0], np.float32))
+    ids, matrix = store.load_embeddings(space)
+    assert len(ids) == 2  # b.jpg has no vector yet
+    assert np.allclose(matrix, [[1, 0, 0, 0], [1, 0, 0, 0]])
+    assert store.count_embedded(space.id) == 2
+
+
+def test_spaces_keep_models_apart(store):
+    a = store.ensure_space("m1", "sha-1", "gem", 2)
+    b = store.ensure_space("m2", "sha-2", "gem", 2)
+    c = store.ensure_space("m1", "sha-1", "avg", 2)
+    assert len({a.id, b.id, c.id}) == 3
+    assert store.ensure_space("m1", "sha-1", "gem", 2) == a
+    add_photo(store, "/a.jpg")
+    store.put_embedding(b"h" * 16, a.id, np.ones(2, np.float32))
+    assert store.count_embedded(a.id) == 1
+    assert store.count_embedded(b.id) == 0
+
+
+def test_rolled_back_transaction_leaves_nothing(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            add_photo(store, "/a.jpg")
+            raise RuntimeError("crash in the middle of a batch")
+    assert store.photo_count() == 0
+
+
+def test_removing_a_folder_forgets_its_photos(store):
+    fid = store.add_folder("/photos")
+    add_photo(store, "/photos/a.jpg", folder=fid)
+    assert store.remove_folder("/photos")
+    assert store.photo_count() == 0
+
+
+def test_error_replaces_photo_and_photo_clears_error(store):
+    add_photo(store, "/a.jpg")
+    store.record_error("/a.jpg", 5, 6, "truncated")
+    assert store.photo_count() == 0
+    assert [e.reason for e in store.errors()] == ["truncated"]
+    add_photo(store, "/a.jpg")
+    assert store.errors() == []
+
+
+def test_prune_orphans_drops_unreferenced_vectors_and_thumbnails(store):
+    space = store.ensure_space("m", "sha", "gem", 2)
+    add_photo(store, "/a.jpg", chash=b"1" * 16)
+    for h in (b"1" * 16, b"2" * 16):
+        store.put_embedding(h, space.id, np.ones(2, np.float32))
+        store.put_thumbnail(h, b"jpeg")
+    store.prune_orphans()
+    assert store.hashes_with_embedding(space.id) == {b"1" * 16}
+    assert store.thumbnail(b"2" * 16) is None
+
+
+def test_two_connections_can_work_at_once(tmp_path):
+    # The GUI reads while an indexing worker writes: WAL plus a busy timeout make that work.
+    writer, reader = Store(tmp_path / "library.db"), Store(tmp_path / "library.db")
+    with writer.transaction():
+        add_photo(writer, "/a.jpg")
+        assert reader.photo_count() == 0  # the reader sees the last committed state, unblocked
+    assert reader.photo_count() == 1
+    writer.close()
+    reader.close()
