@@ -1,0 +1,274 @@
+"""Resumable, verified HTTP downloads (used to fetch CNN weights on first run).
+
+The file is streamed into ``<dest>.part``. If that file already exists, the
+download resumes from its end with an HTTP ``Range`` request. Only after the
+size and SHA-256 checks pass is the part file renamed onto ``dest``, so
+``dest`` either does not exist or is complete and verified.
+
+Standard library only; nothing here imports Qt. Progress and cancellation are
+plain callables / ``threading.Event`` so a UI worker thread can drive it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from email.message import Message
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+__all__ = ["DownloadError", "DownloadCancelled", "sha256_file", "download"]
+
+# Largest single read from the network. Small enough that cancel is noticed
+# promptly, large enough that per-chunk overhead is negligible.
+READ_CHUNK_SIZE = 64 * 1024
+# Report progress at most once per this many bytes (plus a first and a final call).
+PROGRESS_INTERVAL = 256 * 1024
+
+USER_AGENT = "simdesk-downloader/1.0 (+https://github.com/simdesk)"
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
+
+ProgressCallback = Callable[[int, int | None], None]
+
+
+class DownloadError(Exception):
+    """The download failed; the message is meant to be shown to the user."""
+
+
+class DownloadCancelled(DownloadError):
+    """The caller set the cancel event. The ``.part`` file is kept for resuming."""
+
+
+def sha256_file(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> str:
+    """Return the SHA-256 hex digest of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def part_path_for(dest: str | os.PathLike[str]) -> Path:
+    """Where the partial download of ``dest`` is kept: ``<dest>.part``."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".part")
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    expected_size: int | None = None,
+    sha256_prefix: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    timeout: float = 30.0,
+) -> Path:
+    """Download ``url`` to ``dest`` (resuming a previous ``.part``) and verify it.
+
+    ``expected_size``: exact size in bytes, checked against what the server
+    announces (before transferring) and against the finished file.
+    ``sha256_prefix``: the file's SHA-256 hex digest must start with this
+    (torch.hub names weight files ``<name>-<first 8 hex digits>.pth``).
+    ``progress(bytes_done, bytes_total_or_None)`` is called as data arrives
+    and once more at the end with ``bytes_done == bytes_total``.
+    ``cancel`` is checked between chunks. ``timeout`` bounds each socket
+    operation (connect, each read), not the whole transfer.
+
+    An existing ``dest`` is overwritten; callers that want to skip a download
+    already present should check first. Returns ``dest``.
+
+    Raises DownloadError (network/HTTP failures keep the ``.part`` so the next
+    call resumes; size/checksum failures delete it) or DownloadCancelled.
+    """
+    dest = Path(dest)
+    part = part_path_for(dest)
+    with _local_file_errors("create folder", dest.parent):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    host = urllib.parse.urlsplit(url).hostname or url
+
+    def report(done: int, total: int | None) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    with _local_file_errors("read", part):
+        offset = part.stat().st_size if part.exists() else 0
+        if expected_size is not None and offset > expected_size:
+            # Longer than the real file: cannot be a prefix of it.
+            part.unlink()
+            offset = 0
+
+    if expected_size is not None and offset == expected_size:
+        # A previous run got every byte but did not finish verifying; no request needed.
+        total: int | None = expected_size
+    else:
+        total = _fetch_into(url, part, offset, host, expected_size, report, cancel, timeout)
+
+    done = part.stat().st_size
+    if total is not None and done < total:
+        # http.client returns a short body without raising when the server
+        # closes early, so a dropped connection shows up here.
+        raise DownloadError(
+            f"connection to {host} closed early after {done:,} of {total:,} bytes; "
+            "try again to resume"
+        )
+    with _local_file_errors("verify", part):
+        _verify(part, done, expected_size, sha256_prefix)
+    with _local_file_errors("move into place", dest):
+        os.replace(part, dest)
+    report(done, done)
+    return dest
+
+
+def _fetch_into(
+    url: str,
+    part: Path,
+    offset: int,
+    host: str,
+    expected_size: int | None,
+    report: ProgressCallback,
+    cancel: threading.Event | None,
+    timeout: float,
+) -> int | None:
+    """Stream the remainder of ``url`` into ``part``; return the total size if known."""
+    # At most two attempts: the second only after a 416 told us our part is unusable.
+    for attempt in range(2):
+        _check_cancel(cancel)
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        if offset > 0:
+            request.add_header("Range", f"bytes={offset}-")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                start, total = _resume_position(response, offset)
+                _check_size(total, expected_size)
+                if start == 0 and offset > 0:
+                    # The server ignored Range (plain 200): start over from byte 0.
+                    offset = 0
+                with _local_file_errors("write", part):
+                    file = open(part, "ab" if offset > 0 else "wb")
+                with file:
+                    _stream(response, file, offset, total, report, cancel)
+                    with _local_file_errors("write", part):
+                        file.flush()
+                        os.fsync(file.fileno())  # the bytes are on disk before we rename
+                return total
+        except urllib.error.HTTPError as error:
+            error.close()  # HTTPError holds the response socket open
+            if error.code == 416 and attempt == 0 and offset > 0:
+                total = _unsatisfied_range_total(error.headers)
+                if total == offset:
+                    return total  # the part is already complete
+                # Part is longer than the file, or we cannot tell: start over.
+                part.unlink(missing_ok=True)
+                offset = 0
+                continue
+            raise DownloadError(f"HTTP {error.code} for {url}") from error
+        except urllib.error.URLError as error:
+            raise DownloadError(f"could not reach {host}: {error.reason}") from error
+        except TimeoutError as error:
+            raise DownloadError(
+                f"download from {host} timed out (no data for {timeout:g} s); try again to resume"
+            ) from error
+        except (OSError, http.client.HTTPException) as error:
+            raise DownloadError(
+                f"download from {host} interrupted: {error or type(error).__name__}; "
+                "try again to resume"
+            ) from error
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _resume_position(response: http.client.HTTPResponse, offset: int) -> tuple[int, int | None]:
+    """Return (byte position this response body starts at, total file size or None)."""
+    length_header = response.headers.get("Content-Length")
+    body_length = int(length_header) if length_header and length_header.isdigit() else None
+    if response.status == 206:
+        match = _CONTENT_RANGE.fullmatch((response.headers.get("Content-Range") or "").strip())
+        if match and int(match.group(1)) == offset:
+            total_text = match.group(3)
+            if total_text != "*":
+                return offset, int(total_text)
+            return offset, None if body_length is None else offset + body_length
+        # A 206 for some other range than we asked for: we cannot use it safely.
+        raise DownloadError(
+            f"server answered with an unexpected byte range "
+            f"({response.headers.get('Content-Range')!r}, asked for bytes={offset}-)"
+        )
+    return 0, body_length
+
+
+def _unsatisfied_range_total(headers: Message) -> int | None:
+    """Total size from a 416's ``Content-Range: bytes */TOTAL``, if present."""
+    match = _UNSATISFIED_RANGE.fullmatch((headers.get("Content-Range") or "").strip())
+    return int(match.group(1)) if match else None
+
+
+def _check_size(total: int | None, expected_size: int | None) -> None:
+    if total is not None and expected_size is not None and total != expected_size:
+        raise DownloadError(
+            f"size mismatch: expected {expected_size:,} bytes, server reports {total:,}"
+        )
+
+
+def _stream(
+    response: http.client.HTTPResponse,
+    file: BinaryIO,
+    done: int,
+    total: int | None,
+    report: ProgressCallback,
+    cancel: threading.Event | None,
+) -> None:
+    """Copy the response body to ``file``; the caller makes the final progress call."""
+    report(done, total)
+    last_reported = done
+    while True:
+        _check_cancel(cancel)
+        # read1: return what has arrived (one socket read) instead of waiting for a
+        # full chunk, so cancel stays prompt on slow links and a timeout loses nothing.
+        chunk = response.read1(READ_CHUNK_SIZE)
+        if not chunk:
+            break
+        with _local_file_errors("write", Path(file.name)):
+            file.write(chunk)
+        done += len(chunk)
+        if done - last_reported >= PROGRESS_INTERVAL:
+            report(done, total)
+            last_reported = done
+
+
+@contextlib.contextmanager
+def _local_file_errors(action: str, path: Path) -> Iterator[None]:
+    """Turn OSError from a local file operation (disk full, no permission) into a
+    DownloadError naming the file, so it is not mistaken for a network failure."""
+    try:
+        yield
+    except OSError as error:
+        raise DownloadError(f"cannot {action} {path}: {error.strerror or error}") from error
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise DownloadCancelled("download cancelled")
+
+
+def _verify(part: Path, size: int, expected_size: int | None, sha256_prefix: str | None) -> None:
+    """Check the finished part file; delete it if it can never become the right file."""
+    if expected_size is not None and size != expected_size:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"size mismatch: expected {expected_size:,} bytes, got {size:,}")
+    if sha256_prefix:
+        actual = sha256_file(part)
+        if not actual.startswith(sha256_prefix.lower()):
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"checksum mismatch: expected sha256 prefix {sha256_prefix.lower()}, "
+                f"got {actual[: len(sha256_prefix)]}"
+            )
