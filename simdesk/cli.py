@@ -1,0 +1,466 @@
+"""The `simdesk` command: everything the app does, scriptable and headless.
+
+Heavy modules (NumPy, ONNX Runtime, the converters) are imported inside the commands that need
+them, so `simdesk --help` and `simdesk --version` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+
+from simdesk import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+
+
+class CliError(Exception):
+    """A failure to report as one clear line, without a traceback."""
+
+
+def _print_err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None or seconds != seconds or seconds > 360_000:
+        return "--:--"
+    seconds = int(seconds + 0.5)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _fmt_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    return f"{count:.1f} GB"
+
+
+class ProgressPrinter:
+    """A one-line progress bar on a terminal; an occasional plain line otherwise (logs, CI)."""
+
+    def __init__(self, stream=None, width: int = 28):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.is_tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._last_plain = 0.0
+        self._drawn = False
+
+    def _emit(self, line: str, final: bool = False) -> None:
+        if self.is_tty:
+            columns = 100
+            try:
+                columns = os.get_terminal_size(self.stream.fileno()).columns
+            except (OSError, ValueError):
+                pass
+            self.stream.write("\r" + line[: columns - 1].ljust(columns - 1))
+            self._drawn = True
+            if final:
+                self.stream.write("\n")
+                self._drawn = False
+        else:
+            now = time.monotonic()
+            if final or now - self._last_plain >= 5.0:
+                self._last_plain = now
+                self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def index_progress(self, p) -> None:
+        if p.phase == "scanning":
+            self._emit(f"Scanning… {p.done} photos found  {os.path.basename(p.current)}")
+            return
+        total = max(p.total, 1)
+        filled = int(self.width * p.done / total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        line = (
+            f"[{bar}] {p.done}/{p.total}  {p.rate:.1f} photos/s  ETA {_fmt_duration(p.eta_seconds)}"
+        )
+        if p.current:
+            line += f"  {os.path.basename(p.current)!s}"
+        self._emit(line, final=p.phase == "done")
+
+    def bytes_progress(self, label: str):
+        def callback(done: int, total: int | None) -> None:
+            if total:
+                filled = int(self.width * done / total)
+                bar = "#" * filled + "-" * (self.width - filled)
+                self._emit(f"{label} [{bar}] {_fmt_bytes(done)} / {_fmt_bytes(total)}",
+                           final=done >= total)
+            else:
+                self._emit(f"{label} {_fmt_bytes(done)}")
+
+        return callback
+
+    def finish(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+@contextmanager
+def cancel_on_interrupt():
+    """First Ctrl-C asks the work to stop cleanly; a second one aborts at once."""
+    cancel = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel
+        return
+
+    def handler(signum, frame):
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        _print_err("\nStopping after the current batch… (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield cancel
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _library(args):
+    from simdesk.core.library import Library
+
+    library = Library(args.library)
+    return library
+
+
+def _show_notices(library) -> None:
+    for notice in library.notices:
+        _print_err(f"note: {notice}")
+    library.notices.clear()
+
+
+def _ensure_model(name: str, printer: ProgressPrinter) -> None:
+    """Install a built-in model on first use; explain what to do for anything else."""
+    from simdesk.core import models
+
+    try:
+        models.load_model(name)
+        return
+    except models.ModelError as exc:
+        if name not in (models.DEFAULT_MODEL, models.OFFLINE_MODEL):
+            raise CliError(str(exc)) from None
+        is_installed = (models.models_dir() / name / models.MANIFEST_NAME).is_file()
+        if is_installed:  # damaged: say so, reinstall below
+            _print_err(f"{exc} Reinstalling…")
+    _install(name, printer)
+
+
+def _install(name: str, printer: ProgressPrinter) -> None:
+    from simdesk.core import models
+
+    if name == models.OFFLINE_MODEL:
+        _print_err(f"Converting the offline model {name} to ONNX…")
+        manifest = models.install_efficientnet_lite0()
+    elif name == models.DEFAULT_MODEL:
+        _print_err(f"Downloading the ResNet-50 ImageNet weights (about "
+                   f"{models.RESNET50_APPROX_BYTES / 1e6:.0f} MB)…")
+        with cancel_on_interrupt() as cancel:
+            try:
+                manifest = models.install_resnet50(
+                    progress=printer.bytes_progress("resnet50"), cancel=cancel
+                )
+            except models.ModelError as exc:
+                printer.finish()
+                raise CliError(str(exc)) from None
+        printer.finish()
+    else:
+        raise CliError(f"unknown model {name!r}: built-in models are "
+                       f"{models.DEFAULT_MODEL} and {models.OFFLINE_MODEL}; "
+                       "use `simdesk models import FILE` for your own")
+    _print_err(f"Installed {manifest.name} ({manifest.embedding_size}-d features) in {manifest.directory}")
+
+
+def cmd_index(args) -> int:
+    from simdesk.core.library import LibraryError
+
+    library = _library(args)
+    _show_notices(library)
+    for folder in args.folders:
+        try:
+            added = library.add_folder(folder)
+        except LibraryError as exc:
+            raise CliError(str(exc)) from None
+        _print_err(f"Library folder: {added}")
+    if args.model or args.pooling:
+        library.set_model(args.model, args.pooling)
+    printer = ProgressPrinter()
+    _ensure_model(library.model_name, printer)
+    embedder = library.embedder()
+    _print_err(f"Model {library.model_name} ({library.pooling} pooling) on {embedder.provider}")
+    with cancel_on_interrupt() as cancel:
+        try:
+            report = library.index(progress=printer.index_progress, cancel=cancel,
+                                   retry_failed=args.retry_failed, workers=args.workers,
+                                   batch_size=args.batch_size)
+        except LibraryError as exc:
+            raise CliError(str(exc)) from None
+    printer.finish()
+    _print_index_report(report)
+    return EXIT_CANCELLED if report.cancelled else EXIT_OK
+
+
+def _print_index_report(report) -> None:
+    lines = [
+        f"{report.found} photos found: {report.embedded} indexed, {report.reused} moved or copied "
+        f"(kept their embedding), {report.unchanged} unchanged, {report.removed} removed "
+        f"from the index.",
+    ]
+    if report.embedded + report.reused:
+        lines.append(f"{report.rate:.1f} photos/s over {_fmt_duration(report.seconds)}.")
+    for skipped in report.failed:
+        lines.append(f"skipped {skipped.path}: {skipped.reason}")
+    for skipped in report.retry_later:
+        lines.append(f"not yet {skipped.path}: {skipped.reason}")
+    for problem in report.scan_problems:
+        lines.append(f"problem {problem.path}: {problem.reason}")
+    for folder in report.offline_folders:
+        lines.append(f"offline {folder}: folder not found (unplugged drive?); its photos were kept")
+    if report.known_failures:
+        lines.append(f"{report.known_failures} files that failed before were not retried "
+                     "(see `simdesk problems`; `--retry-failed` tries them again).")
+    if report.cancelled:
+        lines.append("Stopped. Run the same command again to resume.")
+    _print_err("\n".join(lines))
+
+
+def cmd_similar(args) -> int:
+    from simdesk.core.library import LibraryError
+    from simdesk.core.models import ModelError
+
+    library = _library(args)
+    _show_notices(library)
+    try:
+        result = library.similar(args.query, k=args.k)
+    except (LibraryError, ModelError) as exc:
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    where = "in the library" if result.in_library else "not in the library: embedded on the fly"
+    print(f"Most similar to {result.query} ({where}; {result.model}, {result.pooling}):")
+    for rank, match in enumerate(result.matches, 1):
+        print(f"{rank:>4}  {match.similarity:.3f}  {match.path}")
+    if not result.matches:
+        print("  (no other photos in the library)")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    library = _library(args)
+    status = library.status()
+    if args.json:
+        print(json.dumps(status.__dict__, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"Library:   {status.directory}")
+    print(f"Database:  {_fmt_bytes(status.database_bytes)}")
+    print(f"Model:     {status.model} ({status.pooling} pooling)")
+    print(f"Photos:    {status.photos} known, {status.embedded} indexed with this model")
+    print("Folders:" + ("" if status.folders else "   none yet (simdesk index FOLDER)"))
+    for folder in status.folders:
+        flag = "  (offline)" if folder in status.offline_folders else ""
+        print(f"  {folder}{flag}")
+    skipped = sum(status.skipped_by_reason.values())
+    if skipped:
+        print(f"Skipped:   {skipped} files (simdesk problems lists them)")
+        for reason, count in status.skipped_by_reason.items():
+            print(f"  {count:>6}  {reason}")
+    for notice in status.notices:
+        print(f"note: {notice}")
+    return EXIT_OK
+
+
+def cmd_problems(args) -> int:
+    library = _library(args)
+    _show_notices(library)
+    errors = library.store.errors()
+    if args.json:
+        print(json.dumps([{"path": e.path, "reason": e.reason} for e in errors], indent=2,
+                         ensure_ascii=False))
+        return EXIT_OK
+    for error in errors:
+        print(f"{error.path}: {error.reason}")
+    if not errors:
+        print("No problems: every photo found could be indexed.")
+    return EXIT_OK
+
+
+def cmd_folders(args) -> int:
+    from simdesk.core.library import LibraryError
+
+    library = _library(args)
+    _show_notices(library)
+    if args.action == "add":
+        for folder in args.paths:
+            try:
+                print(f"added {library.add_folder(folder)}")
+            except LibraryError as exc:
+                raise CliError(str(exc)) from None
+    elif args.action == "remove":
+        for folder in args.paths:
+            if library.remove_folder(folder):
+                print(f"removed {os.path.abspath(folder)} (its photos are untouched on disk)")
+            else:
+                raise CliError(f"{os.path.abspath(folder)} is not a library folder")
+    else:
+        for folder in library.folders:
+            print(folder)
+    return EXIT_OK
+
+
+def cmd_models(args) -> int:
+    from simdesk.core import models
+
+    printer = ProgressPrinter()
+    if args.action == "list":
+        installed = {m.name: m for m in models.installed_models()}
+        print(f"Model files: {models.models_dir()}")
+        for name in (models.DEFAULT_MODEL, models.OFFLINE_MODEL):
+            state = "installed" if name in installed else "not installed"
+            print(f"  {name:<20} {state}{'  (default)' if name == models.DEFAULT_MODEL else ''}")
+        for name, manifest in installed.items():
+            if name not in (models.DEFAULT_MODEL, models.OFFLINE_MODEL):
+                print(f"  {name:<20} installed  ({manifest.source})")
+        return EXIT_OK
+    if args.action == "install":
+        _install(args.name, printer)
+        return EXIT_OK
+    if args.action == "import":
+        try:
+            manifest = models.import_model(
+                args.file, args.name, mean=_triple(args.mean), std=_triple(args.std)
+            )
+        except models.ModelError as exc:
+            raise CliError(str(exc)) from None
+        print(f"Imported {manifest.name} ({manifest.embedding_size}-d) — use it with "
+              f"`simdesk index --model {manifest.name}`")
+        return EXIT_OK
+    if args.action == "remove":
+        if not models.remove_model(args.name):
+            raise CliError(f"model {args.name!r} is not installed")
+        print(f"Removed {args.name}")
+        return EXIT_OK
+    raise AssertionError(args.action)
+
+
+def _triple(text: str | None):
+    if not text:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise CliError(f"expected three comma-separated numbers, got {text!r}") from None
+    if len(values) != 3:
+        raise CliError(f"expected three comma-separated numbers, got {text!r}")
+    return values
+
+
+def cmd_gui(args) -> int:
+    _print_err(
+        "The simdesk desktop app is not built yet. For now, use the command line:\n"
+        "  simdesk index ~/Pictures        index a folder\n"
+        "  simdesk similar PHOTO -k 10     find similar photos\n"
+        "  simdesk --help                  everything else"
+    )
+    return EXIT_ERROR
+
+
+# -- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simdesk",
+        description="Find similar photos in your collection with a CNN. "
+        "With no command, starts the desktop app.",
+    )
+    parser.add_argument("--version", action="version", version=f"simdesk {__version__}")
+    parser.add_argument("--library", metavar="DIR", default=None,
+                        help="library folder (default: $SIMDESK_LIBRARY, else the user data folder)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add folders and index their photos (Ctrl-C stops; rerun resumes)")
+    p.add_argument("folders", nargs="*", metavar="FOLDER", help="folders to add to the library first")
+    p.add_argument("--model", help="model to index with (resnet50, efficientnet-lite0, or an imported one)")
+    p.add_argument("--pooling", choices=("gem", "avg", "max"), help="how feature maps become vectors")
+    p.add_argument("--retry-failed", action="store_true", help="try files that failed before again")
+    p.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count)")
+    p.add_argument("--batch-size", type=int, default=16, help="photos per inference batch")
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser("similar", help="photos most similar to a photo (in the library or not)")
+    p.add_argument("query", metavar="PHOTO")
+    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser("status", help="library size, model, and what was skipped")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("problems", help="files that could not be indexed, and why")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_problems)
+
+    p = sub.add_parser("folders", help="list, add or remove library folders")
+    p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    p.add_argument("paths", nargs="*", metavar="FOLDER")
+    p.set_defaults(func=cmd_folders)
+
+    p = sub.add_parser("models", help="list, install, import or remove models")
+    msub = p.add_subparsers(dest="action", metavar="ACTION")
+    msub.required = True
+    msub.add_parser("list", help="installed and available models")
+    m = msub.add_parser("install", help="install a built-in model")
+    m.add_argument("name", choices=("resnet50", "efficientnet-lite0"))
+    m = msub.add_parser("import", help="import your own .pth (ResNet-50 layout) or .onnx")
+    m.add_argument("file")
+    m.add_argument("--name", help="name for the model (default: from the file name)")
+    m.add_argument("--mean", help="input mean per channel on 0..255, e.g. 123.7,116.3,103.5")
+    m.add_argument("--std", help="input std per channel on 0..255, e.g. 58.4,57.1,57.4")
+    m = msub.add_parser("remove", help="delete an installed model's files")
+    m.add_argument("name")
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    # Pillow warns about odd metadata in real photos (broken EXIF, TIFF tags); the photo is still
+    # indexed, and a line per photo would bury the progress bar.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", cmd_gui)
+    try:
+        return func(args)
+    except CliError as exc:
+        _print_err(f"simdesk: {exc}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _print_err("\nAborted.")
+        return EXIT_CANCELLED
+    except Exception as exc:
+        # Known failure types get one clear line; anything else is a bug and keeps its traceback.
+        from simdesk.core.models import ModelError
+        from simdesk.core.store import StoreError
+
+        if isinstance(exc, (ModelError, StoreError)):
+            _print_err(f"simdesk: {exc}")
+            return EXIT_ERROR
+        raise

@@ -1,0 +1,115 @@
+"""Running a model with ONNX Runtime: decoded pixels in, one pooled vector per photo out."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from simdesk.core.models import ModelError, ModelManifest, install_hint
+from simdesk.core.pooling import pool
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def choose_providers(preference: str | None = None) -> list[str]:
+    """CUDA first when this onnxruntime build has it, then CPU.
+
+    ``preference`` (or $SIMDESK_PROVIDER) may be "cpu" or "cuda". Having CUDA in the list does not
+    mean it works (no driver, wrong CUDA version): ONNX Runtime then falls back to the CPU, and
+    Embedder.provider reports what really runs.
+    """
+    import onnxruntime as ort
+
+    preference = (preference or os.environ.get("SIMDESK_PROVIDER") or "auto").lower()
+    available = ort.get_available_providers()
+    if preference == "cpu":
+        return [CPU]
+    if preference == "cuda" and CUDA not in available:
+        raise ModelError(
+            "CUDA was requested but this onnxruntime has no CUDA support; "
+            "install the GPU extra: pip install 'simdesk[gpu]'"
+        )
+    return [CUDA, CPU] if CUDA in available else [CPU]
+
+
+class Embedder:
+    """Embeds batches of decoded photos with one model and one pooling.
+
+    The ONNX Runtime session is created on first use, not at construction, so that building an
+    Embedder (e.g. to ask for its size) costs nothing.
+    """
+
+    def __init__(self, manifest: ModelManifest, pooling: str = "avg", providers: list[str] | None = None,
+                 threads: int | None = None):
+        self.manifest = manifest
+        self.pooling = pooling
+        self._providers = providers
+        self._threads = threads
+        self._session = None
+        self._lock = threading.Lock()
+        scale = np.float32(1.0) / np.asarray(manifest.std, dtype=np.float32)
+        self._scale = scale.reshape(1, 3, 1, 1)
+        self._offset = (-np.asarray(manifest.mean, dtype=np.float32) * scale).reshape(1, 3, 1, 1)
+
+    @property
+    def dim(self) -> int:
+        return self.manifest.embedding_size
+
+    @property
+    def input_size(self) -> int:
+        return self.manifest.input_size
+
+    @property
+    def provider(self) -> str:
+        return self.session.get_providers()[0]
+
+    @property
+    def session(self):
+        with self._lock:
+            if self._session is None:
+                self._session = self._open_session()
+            return self._session
+
+    def _open_session(self):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        if self._threads:
+            options.intra_op_num_threads = self._threads
+        # Quiet: ORT prints a warning per node it can't place on CUDA; we report the provider ourselves.
+        options.log_severity_level = 3
+        # Idle ORT threads would otherwise spin on the cores the decoding threads need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return ort.InferenceSession(
+                str(self.manifest.onnx_path),
+                sess_options=options,
+                providers=self._providers or choose_providers(),
+            )
+        except Exception as exc:  # ORT raises its own unrelated exception types for bad files
+            raise ModelError(
+                f"cannot load the model file {self.manifest.onnx_path} ({exc}). "
+                f"{install_hint(self.manifest.name, reinstall=True)}"
+            ) from exc
+
+    def preprocess(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, 3, H, W) float32 normalised as the manifest says."""
+        x = pixels.transpose(0, 3, 1, 2).astype(np.float32)
+        x *= self._scale
+        x += self._offset
+        return x
+
+    def feature_maps(self, pixels: np.ndarray, outputs: list[str] | None = None) -> list[np.ndarray]:
+        session = self.session
+        names = outputs or [self.manifest.feature_output]
+        return session.run(names, {self.manifest.input_name: self.preprocess(pixels)})
+
+    def embed(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 -> (N, D) float32 pooled vectors (not normalised)."""
+        if len(pixels) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        (features,) = self.feature_maps(pixels)
+        return pool(features, self.pooling)

@@ -1,0 +1,343 @@
+"""A photo library: the user's settings (folders, model, pooling) plus its cache database.
+
+This is the one object the CLI and the GUI talk to. Settings live in ``settings.json``; the
+database is a cache that can always be rebuilt from the photos, so if it is damaged it is moved
+aside and rebuilt, and the user's choices survive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from simdesk.core.decode import DecodeError, decode_image
+from simdesk.core.embedder import Embedder
+from simdesk.core.indexer import (
+    ChangedWhileReading,
+    IndexReport,
+    ProgressCallback,
+    read_file_stable,
+    index_folders,
+)
+from simdesk.core.models import DEFAULT_MODEL, ModelManifest, load_model
+from simdesk.core.pooling import POOLINGS
+from simdesk.core.search import EmbeddingIndex
+from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store
+
+DB_NAME = "library.db"
+SETTINGS_NAME = "settings.json"
+DEFAULT_POOLING = "avg"  # best mAP on imagenette-val (see README, Quality)
+
+
+class LibraryError(Exception):
+    """Something the user asked of the library cannot be done; the message says why."""
+
+
+def default_library_dir() -> Path:
+    """$SIMDESK_LIBRARY, else a folder under the user data dir."""
+    override = os.environ.get("SIMDESK_LIBRARY")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("simdesk", appauthor=False)) / "library"
+
+
+@dataclass
+class Match:
+    path: str
+    similarity: float
+    photo_id: int
+
+
+@dataclass
+class SimilarResult:
+    query: str
+    model: str
+    pooling: str
+    in_library: bool
+    matches: list[Match]
+
+    def to_json(self) -> dict:
+        return {
+            "query": self.query,
+            "model": self.model,
+            "results": [{"path": m.path, "similarity": round(m.similarity, 6)} for m in self.matches],
+        }
+
+
+@dataclass
+class LibraryStatus:
+    directory: str
+    folders: list[str]
+    offline_folders: list[str]
+    model: str
+    pooling: str
+    photos: int
+    embedded: int
+    skipped_by_reason: dict[str, int]
+    database_bytes: int
+    notices: list[str] = field(default_factory=list)
+
+
+class Library:
+    def __init__(self, directory: str | os.PathLike | None = None):
+        self.directory = Path(directory) if directory else default_library_dir()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.notices: list[str] = []  # things the user should be told once (e.g. a rebuilt cache)
+        self._settings = self._read_settings()
+        self._local = threading.local()
+        self._embedders: dict[tuple[str, str], Embedder] = {}
+
+    # -- settings ------------------------------------------------------------------------------
+
+    @property
+    def settings_path(self) -> Path:
+        return self.directory / SETTINGS_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.directory / DB_NAME
+
+    def _read_settings(self) -> dict:
+        defaults = {"folders": [], "model": DEFAULT_MODEL, "pooling": DEFAULT_POOLING}
+        try:
+            data = json.loads(self.settings_path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+        except FileNotFoundError:
+            return defaults
+        except (OSError, ValueError) as exc:
+            aside = self._move_aside(self.settings_path)
+            self.notices.append(
+                f"The library settings were unreadable ({exc}); they were moved to {aside} and "
+                "defaults are used. Add your folders again."
+            )
+            return defaults
+        return {**defaults, **data}
+
+    def _write_settings(self) -> None:
+        tmp = self.settings_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self._settings, indent=2, ensure_ascii=False), encoding="utf-8",
+                       errors="surrogateescape")
+        os.replace(tmp, self.settings_path)
+
+    @property
+    def folders(self) -> list[str]:
+        return list(self._settings["folders"])
+
+    @property
+    def model_name(self) -> str:
+        return self._settings["model"]
+
+    @property
+    def pooling(self) -> str:
+        return self._settings["pooling"]
+
+    def set_model(self, name: str | None = None, pooling: str | None = None) -> None:
+        """Choose the model and pooling; photos are embedded again on the next index run."""
+        if pooling is not None and pooling not in POOLINGS:
+            raise LibraryError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+        if name is not None:
+            self._settings["model"] = name
+        if pooling is not None:
+            self._settings["pooling"] = pooling
+        self._write_settings()
+
+    def add_folder(self, folder: str | os.PathLike) -> str:
+        path = os.path.abspath(os.fspath(folder))
+        if not os.path.isdir(path):
+            raise LibraryError(f"{path} is not a folder")
+        if path not in self._settings["folders"]:
+            self._settings["folders"].append(path)
+            self._write_settings()
+        self.store.add_folder(path)
+        return path
+
+    def remove_folder(self, folder: str | os.PathLike) -> bool:
+        """Stop indexing a folder and forget its photos (nothing on disk is touched)."""
+        path = os.path.abspath(os.fspath(folder))
+        if path not in self._settings["folders"]:
+            return False
+        self._settings["folders"].remove(path)
+        self._write_settings()
+        self.store.remove_folder(path)
+        self.store.prune_orphans()
+        return True
+
+    # -- the cache -----------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """This thread's connection to the cache (SQLite connections are per thread)."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = self._open_store()
+            self._local.store = store
+        return store
+
+    def _open_store(self) -> Store:
+        try:
+            store = Store(self.db_path)
+        except DamagedDatabaseError as exc:
+            aside = self._move_aside(self.db_path)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+            self.notices.append(
+                f"{exc} It was moved to {aside} and a new cache was started; run `simdesk index` "
+                "to rebuild it. Your photos were not touched."
+            )
+            store = Store(self.db_path)
+        self._sync_folders(store)
+        return store
+
+    def _sync_folders(self, store: Store) -> None:
+        wanted = set(self._settings["folders"])
+        known = store.folders()
+        with store.transaction():
+            for path in wanted - set(known):
+                store.add_folder(path)
+            for path in set(known) - wanted:
+                store.remove_folder(path)
+
+    @staticmethod
+    def _move_aside(path: Path) -> Path:
+        aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, aside)
+        return aside
+
+    def close(self) -> None:
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            store.close()
+            self._local.store = None
+
+    # -- model ---------------------------------------------------------------------------------
+
+    def manifest(self) -> ModelManifest:
+        return load_model(self.model_name)
+
+    def embedder(self) -> Embedder:
+        key = (self.model_name, self.pooling)
+        if key not in self._embedders:
+            self._embedders[key] = Embedder(self.manifest(), pooling=self.pooling)
+        return self._embedders[key]
+
+    def space(self, embedder: Embedder | None = None) -> EmbeddingSpace:
+        embedder = embedder or self.embedder()
+        manifest = embedder.manifest
+        return self.store.ensure_space(manifest.name, manifest.onnx_sha256, embedder.pooling, embedder.dim)
+
+    # -- indexing ------------------------------------------------------------------------------
+
+    def index(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        retry_failed: bool = False,
+        workers: int | None = None,
+        batch_size: int = 16,
+    ) -> IndexReport:
+        if not self.folders:
+            raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
+        embedder = self.embedder()
+        return index_folders(
+            self.store,
+            self.space(embedder),
+            embedder,
+            progress=progress,
+            cancel=cancel,
+            retry_failed=retry_failed,
+            workers=workers,
+            batch_size=batch_size,
+        )
+
+    # -- similar photos ------------------------------------------------------------------------
+
+    def search_index(self) -> EmbeddingIndex:
+        ids, vectors = self.store.load_embeddings(self.space())
+        return EmbeddingIndex(ids, vectors)
+
+    def embed_file(self, path: str | os.PathLike) -> np.ndarray:
+        """The embedding of any image file, in this library's space (for outside queries)."""
+        embedder = self.embedder()
+        try:
+            data, _ = read_file_stable(os.fspath(path))
+        except FileNotFoundError:
+            raise LibraryError(f"{path} does not exist") from None
+        except ChangedWhileReading:
+            raise LibraryError(f"{path} changed while it was being read; try again") from None
+        except OSError as exc:
+            raise LibraryError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            decoded = decode_image(
+                data, input_size=embedder.input_size, resize_mode=embedder.manifest.resize_mode
+            )
+        except DecodeError as exc:
+            raise LibraryError(f"cannot use {path} as a query: {exc.reason}") from None
+        return embedder.embed(decoded.pixels[np.newaxis])[0]
+
+    def similar(self, query: str | os.PathLike, k: int = 10, index: EmbeddingIndex | None = None) -> SimilarResult:
+        """The ``k`` photos most similar to ``query``, a library photo or any image file."""
+        path = os.path.abspath(os.fspath(query))
+        index = index if index is not None else self.search_index()
+        if len(index) == 0:
+            raise LibraryError(
+                f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
+            )
+        vector, exclude, in_library = None, (), False
+        record = self.store.photo_by_path(path)
+        if record is not None:
+            try:
+                stat = os.stat(path)
+                unchanged = (stat.st_size, stat.st_mtime_ns) == (record.size, record.mtime_ns)
+            except OSError:
+                unchanged = True  # gone from disk since indexing: its stored vector still answers
+            vector = index.vector_of(record.id) if unchanged else None
+            exclude, in_library = (record.id,), vector is not None
+        if vector is None:
+            vector = self.embed_file(path)
+        ids, sims = index.query(vector, k, exclude_ids=exclude)
+        records = self.store.photos_by_ids(ids)
+        matches = [
+            Match(records[int(i)].path, float(s), int(i)) for i, s in zip(ids, sims) if int(i) in records
+        ]
+        return SimilarResult(path, self.model_name, self.pooling, in_library, matches)
+
+    # -- status --------------------------------------------------------------------------------
+
+    def status(self) -> LibraryStatus:
+        store = self.store
+        reasons = Counter(e.reason for e in store.errors())
+        embedded = 0
+        try:
+            manifest = load_model(self.model_name, verify=False)
+            space = store.ensure_space(manifest.name, manifest.onnx_sha256, self.pooling,
+                                       manifest.embedding_size)
+            embedded = store.count_embedded(space.id)
+        except Exception as exc:  # status must work even with a broken or missing model
+            self.notices.append(str(exc))
+        try:
+            db_bytes = self.db_path.stat().st_size
+        except OSError:
+            db_bytes = 0
+        return LibraryStatus(
+            directory=str(self.directory),
+            folders=self.folders,
+            offline_folders=[f for f in self.folders if not os.path.isdir(f)],
+            model=self.model_name,
+            pooling=self.pooling,
+            photos=store.photo_count(),
+            embedded=embedded,
+            skipped_by_reason=dict(reasons.most_common()),
+            database_bytes=db_bytes,
+            notices=list(self.notices),
+        )

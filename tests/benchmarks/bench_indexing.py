@@ -1,0 +1,113 @@
+"""Indexing throughput, end to end, against baselines measured in the same run.
+
+    python tests/benchmarks/bench_indexing.py [--model efficientnet-lite0] [--photos DIR]
+
+Prints photos per second for:
+  * raw: the model alone in ONNX Runtime on pre-decoded tensors (the ceiling);
+  * simdesk: `Library.index` end to end (scan, read, hash, decode, embed, write) on DIR
+    (default ../shared/data/animals), and on freshly made 12-megapixel JPEGs;
+  * seed-style loop on the 12 MP JPEGs: full decode, resize, one photo per inference call.
+Ratios are what to read: the machine is shared and absolute figures drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from simdesk.core import models
+from simdesk.core.embedder import Embedder
+from simdesk.core.library import Library
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def raw_throughput(embedder: Embedder, batch: int = 16, seconds: float = 8.0) -> float:
+    rng = np.random.default_rng(0)
+    size = embedder.input_size
+    pixels = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+    embedder.embed(pixels)  # warm up
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        embedder.embed(pixels)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def index_throughput(model: str, folder: Path, workdir: Path) -> tuple[float, int]:
+    library = Library(workdir / f"lib-{folder.name}")
+    library.set_model(model, "gem")
+    library.add_folder(folder)
+    start = time.perf_counter()
+    report = library.index()
+    elapsed = time.perf_counter() - start
+    library.close()
+    return report.embedded / elapsed, report.embedded
+
+
+def seed_style_throughput(embedder: Embedder, files: list[Path]) -> float:
+    size = embedder.input_size
+    start = time.perf_counter()
+    for path in files:
+        img = Image.open(path).convert("RGB").resize((size, size), Image.BILINEAR)
+        embedder.embed(np.asarray(img)[np.newaxis])
+    return len(files) / (time.perf_counter() - start)
+
+
+def make_12mp_jpegs(folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(count):
+        # Smooth content plus noise: compresses like a photo, not like flat colour.
+        small = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+        img = Image.fromarray(small).resize((4000, 3000), Image.BICUBIC)
+        noise = rng.integers(-12, 12, (3000, 4000, 3))
+        img = Image.fromarray(np.clip(np.asarray(img, dtype=np.int16) + noise, 0, 255).astype(np.uint8))
+        path = folder / f"big_{i:02d}.jpg"
+        img.save(path, quality=90)
+        files.append(path)
+    return files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=models.OFFLINE_MODEL)
+    parser.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "data" / "animals")
+    parser.add_argument("--big", type=int, default=12, help="how many 12 MP JPEGs to make")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="simdesk-bench-"))
+    try:
+        if args.model == models.OFFLINE_MODEL and not (models.models_dir() / args.model).is_dir():
+            models.install_efficientnet_lite0()
+        manifest = models.load_model(args.model)
+        embedder = Embedder(manifest, pooling="gem")
+        print(f"model {args.model} on {embedder.provider}, {os.cpu_count()} CPUs")
+        raw = raw_throughput(embedder)
+        print(f"raw ONNX Runtime, pre-decoded batches of 16: {raw:7.1f} photos/s")
+        if args.photos.is_dir():
+            rate, count = index_throughput(args.model, args.photos, workdir)
+            print(f"simdesk index, {count} photos in {args.photos.name}: {rate:7.1f} photos/s"
+                  f"  = {rate / raw:.2f} x raw")
+        else:
+            print(f"({args.photos} not present: skipped the real-photo run)")
+        big = make_12mp_jpegs(workdir / "big", args.big)
+        rate, count = index_throughput(args.model, workdir / "big", workdir)
+        seed = seed_style_throughput(embedder, big)
+        print(f"simdesk index, {count} x 12 MP JPEG: {rate:7.2f} photos/s"
+              f"  = {rate / seed:.1f} x the seed-style loop ({seed:.2f} photos/s)")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
