@@ -147,3 +147,23 @@ def test_two_connections_can_work_at_once(tmp_path):
     assert reader.photo_count() == 1
     writer.close()
     reader.close()
+
+
+def test_version_1_database_is_migrated_keeping_its_data(tmp_path):
+    from simdesk.core import store as store_module
+
+    path = tmp_path / "library.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    store_module._migrate_to_1(db)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO photos(path, size, mtime_ns, content_hash, indexed_at) "
+               "VALUES (x'2f612e6a7067', 1, 1, x'00', 0)")
+    db.close()
+    with Store(path) as s:
+        assert s.photo_count() == 1
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"dismissed_pairs", "trash_journal", "layouts"} <= tables
+    db.close()

@@ -22,7 +22,7 @@ import numpy as np
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -146,8 +146,46 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Tables for the duplicate scan (dismissed pairs, the trash journal) and the cluster map."""
+    _run_script(
+        db,
+        """
+        CREATE TABLE dismissed_pairs (
+            hash_a BLOB NOT NULL,  -- content hashes, hash_a < hash_b: survives moves and renames
+            hash_b BLOB NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (hash_a, hash_b)
+        ) WITHOUT ROWID;
+        CREATE TABLE trash_journal (
+            id INTEGER PRIMARY KEY,
+            batch TEXT NOT NULL,          -- one user action ("Move 37 files to Trash") = one batch
+            original_path BLOB NOT NULL,
+            trashed_path BLOB,            -- where the file went, once known
+            info_path BLOB,               -- the freedesktop .trashinfo file, if any
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            content_hash BLOB,
+            group_key TEXT,
+            state TEXT NOT NULL,          -- planned, trashed, restored, failed
+            message TEXT,
+            at REAL NOT NULL
+        );
+        CREATE INDEX trash_journal_by_batch ON trash_journal(batch);
+        CREATE TABLE layouts (
+            key TEXT PRIMARY KEY,         -- what was laid out: space, scope and parameters
+            space_id INTEGER NOT NULL REFERENCES spaces(id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            photo_ids BLOB NOT NULL,      -- int64 array
+            coords BLOB NOT NULL,         -- float32 (N, 2) array
+            params TEXT NOT NULL          -- JSON
+        );
+        """,
+    )
+
+
 # MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit.
-MIGRATIONS = [_migrate_to_1]
+MIGRATIONS = [_migrate_to_1, _migrate_to_2]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
