@@ -261,6 +261,14 @@ class Store:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for feature modules that own their tables (duplicates, layouts).
+
+        Autocommit mode: wrap writes in ``store.transaction()``.
+        """
+        return self._db
+
     def transaction(self) -> "_Transaction":
         """A write transaction: ``with store.transaction(): ...`` commits at the end or rolls back."""
         return _Transaction(self._db)
