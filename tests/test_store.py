@@ -80,7 +80,7 @@ def test_newer_schema_is_refused(tmp_path):
 
 
 def test_embeddings_are_shared_by_content_hash(store):
-    space = store.ensure_space("m", "sha", "gem", 4)
+    space = store.ensure_space("m", "sha", "gem", 4, "squash")
     add_photo(store, "/a.jpg", chash=b"1" * 16)
     add_photo(store, "/copy-of-a.jpg", chash=b"1" * 16)
     add_photo(store, "/b.jpg", chash=b"2" * 16)
@@ -92,11 +92,12 @@ def test_embeddings_are_shared_by_content_hash(store):
 
 
 def test_spaces_keep_models_apart(store):
-    a = store.ensure_space("m1", "sha-1", "gem", 2)
-    b = store.ensure_space("m2", "sha-2", "gem", 2)
-    c = store.ensure_space("m1", "sha-1", "avg", 2)
-    assert len({a.id, b.id, c.id}) == 3
-    assert store.ensure_space("m1", "sha-1", "gem", 2) == a
+    a = store.ensure_space("m1", "sha-1", "gem", 2, "squash")
+    b = store.ensure_space("m2", "sha-2", "gem", 2, "squash")
+    c = store.ensure_space("m1", "sha-1", "avg", 2, "squash")
+    d = store.ensure_space("m1", "sha-1", "gem", 2, "center_crop")
+    assert len({a.id, b.id, c.id, d.id}) == 4
+    assert store.ensure_space("m1", "sha-1", "gem", 2, "squash") == a
     add_photo(store, "/a.jpg")
     store.put_embedding(b"h" * 16, a.id, np.ones(2, np.float32))
     assert store.count_embedded(a.id) == 1
@@ -128,7 +129,7 @@ def test_error_replaces_photo_and_photo_clears_error(store):
 
 
 def test_prune_orphans_drops_unreferenced_vectors_and_thumbnails(store):
-    space = store.ensure_space("m", "sha", "gem", 2)
+    space = store.ensure_space("m", "sha", "gem", 2, "squash")
     add_photo(store, "/a.jpg", chash=b"1" * 16)
     for h in (b"1" * 16, b"2" * 16):
         store.put_embedding(h, space.id, np.ones(2, np.float32))

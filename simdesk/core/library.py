@@ -232,8 +232,11 @@ class Library:
 
     def space(self, embedder: Embedder | None = None) -> EmbeddingSpace:
         embedder = embedder or self.embedder()
-        manifest = embedder.manifest
-        return self.store.ensure_space(manifest.name, manifest.onnx_sha256, embedder.pooling, embedder.dim)
+        return self._space_for(embedder.manifest, embedder.pooling)
+
+    def _space_for(self, manifest: ModelManifest, pooling: str) -> EmbeddingSpace:
+        return self.store.ensure_space(manifest.name, manifest.onnx_sha256, pooling,
+                                       manifest.embedding_size, manifest.resize_mode)
 
     # -- indexing ------------------------------------------------------------------------------
 
@@ -320,8 +323,7 @@ class Library:
         embedded = 0
         try:
             manifest = load_model(self.model_name, verify=False)
-            space = store.ensure_space(manifest.name, manifest.onnx_sha256, self.pooling,
-                                       manifest.embedding_size)
+            space = self._space_for(manifest, self.pooling)
             embedded = store.count_embedded(space.id)
         except Exception as exc:  # status must work even with a broken or missing model
             self.notices.append(str(exc))

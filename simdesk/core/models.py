@@ -48,7 +48,9 @@ class ModelManifest:
     input_name: str = "input"
     feature_output: str = "features"  # (N, C, H, W) map, pooled by simdesk; or (N, D) already pooled
     logits_output: str | None = "logits"
-    resize_mode: str = "squash"
+    # Shorter side to the input size, then the centre: a little better than squashing the whole
+    # photo on real 4:3 photos (animals mAP 0.875 vs 0.863), and the way ImageNet models are fed.
+    resize_mode: str = "center_crop"
     source: str = ""
     directory: Path | None = field(default=None, compare=False)
 

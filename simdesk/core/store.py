@@ -74,7 +74,7 @@ class ErrorRecord:
 
 @dataclass(frozen=True)
 class EmbeddingSpace:
-    """One way of turning photos into vectors: a model file (by hash) plus a pooling.
+    """One way of turning photos into vectors: a model file (by hash), a pooling, a resize mode.
 
     Vectors from different spaces are never compared with each other.
     """
@@ -84,6 +84,10 @@ class EmbeddingSpace:
     onnx_sha256: str
     pooling: str
     dim: int
+    preprocess: str
+
+
+_SPACE_COLUMNS = "id, model_name, onnx_sha256, pooling, dim, preprocess"
 
 
 def _run_script(db: sqlite3.Connection, script: str) -> None:
@@ -123,7 +127,8 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
             onnx_sha256 TEXT NOT NULL,
             pooling TEXT NOT NULL,
             dim INTEGER NOT NULL,
-            UNIQUE (onnx_sha256, pooling)
+            preprocess TEXT NOT NULL,
+            UNIQUE (onnx_sha256, pooling, preprocess)
         );
         CREATE TABLE embeddings (
             content_hash BLOB NOT NULL,
@@ -409,15 +414,17 @@ class Store:
 
     # -- embedding spaces and vectors ----------------------------------------------------------
 
-    def ensure_space(self, model_name: str, onnx_sha256: str, pooling: str, dim: int) -> EmbeddingSpace:
+    def ensure_space(self, model_name: str, onnx_sha256: str, pooling: str, dim: int,
+                     preprocess: str) -> EmbeddingSpace:
         self._db.execute(
-            "INSERT OR IGNORE INTO spaces(model_name, onnx_sha256, pooling, dim) VALUES (?, ?, ?, ?)",
-            (model_name, onnx_sha256, pooling, dim),
+            "INSERT OR IGNORE INTO spaces(model_name, onnx_sha256, pooling, dim, preprocess) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (model_name, onnx_sha256, pooling, dim, preprocess),
         )
         row = self._db.execute(
-            "SELECT id, model_name, onnx_sha256, pooling, dim FROM spaces "
-            "WHERE onnx_sha256 = ? AND pooling = ?",
-            (onnx_sha256, pooling),
+            f"SELECT {_SPACE_COLUMNS} FROM spaces "
+            "WHERE onnx_sha256 = ? AND pooling = ? AND preprocess = ?",
+            (onnx_sha256, pooling, preprocess),
         ).fetchone()
         space = EmbeddingSpace(*row)
         if space.dim != dim:
@@ -428,7 +435,7 @@ class Store:
 
     def space(self, space_id: int) -> EmbeddingSpace | None:
         row = self._db.execute(
-            "SELECT id, model_name, onnx_sha256, pooling, dim FROM spaces WHERE id = ?", (space_id,)
+            f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
         ).fetchone()
         return EmbeddingSpace(*row) if row else None
 

@@ -38,10 +38,11 @@ def labelled_files(root: Path) -> tuple[list[Path], np.ndarray]:
     return files, np.array(labels)
 
 
-def pooled_features(embedder: Embedder, files: list[Path], batch: int = 32) -> dict[str, np.ndarray]:
+def pooled_features(embedder: Embedder, files: list[Path], batch: int = 32,
+                    resize_mode: str | None = None) -> dict[str, np.ndarray]:
     def decode(path: Path) -> np.ndarray:
         return decode_image(path.read_bytes(), input_size=embedder.input_size,
-                            resize_mode=embedder.manifest.resize_mode).pixels
+                            resize_mode=resize_mode or embedder.manifest.resize_mode).pixels
 
     pooled: dict[str, list[np.ndarray]] = {name: [] for name in POOLINGS}
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as workers:
@@ -57,6 +58,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=REPO.parent / "shared" / "data" / "imagenette-val")
     parser.add_argument("--model", default=models.OFFLINE_MODEL)
+    parser.add_argument("--resize", choices=("squash", "center_crop"), default=None,
+                        help="override the model's resize mode")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.model == models.OFFLINE_MODEL and not (models.models_dir() / args.model).is_dir():
@@ -64,7 +67,7 @@ def main() -> None:
     embedder = Embedder(models.load_model(args.model))
     files, labels = labelled_files(args.folder)
     start = time.perf_counter()
-    vectors = pooled_features(embedder, files)
+    vectors = pooled_features(embedder, files, resize_mode=args.resize)
     seconds = time.perf_counter() - start
     results = {name: retrieval_scores(v, labels) for name, v in vectors.items()}
     if args.json:
