@@ -237,7 +237,7 @@ def install_resnet50_from_pth(
 def install_resnet50(
     directory: Path | None = None,
     *,
-    url: str = RESNET50_URL,
+    url: str | None = None,
     expected_size: int | None = None,
     sha256_prefix: str | None = RESNET50_HASH_PREFIX,
     progress: Callable[[int, int | None], None] | None = None,
@@ -246,6 +246,8 @@ def install_resnet50(
     """Download torchvision's ImageNet ResNet-50 weights (resumable, verified) and convert them."""
     from simdesk.core.download import DownloadError, download
 
+    # $SIMDESK_RESNET50_URL: a mirror, for sites that cannot reach PyTorch's server.
+    url = url or os.environ.get("SIMDESK_RESNET50_URL") or RESNET50_URL
     directory = directory or models_dir()
     downloads = directory / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
