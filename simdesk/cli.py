@@ -221,7 +221,8 @@ def _print_index_report(report) -> None:
         f"from the index.",
     ]
     if report.embedded + report.reused:
-        lines.append(f"{report.rate:.1f} photos/s over {_fmt_duration(report.seconds)}.")
+        took = f"{report.seconds:.1f} s" if report.seconds < 60 else _fmt_duration(report.seconds)
+        lines.append(f"{report.rate:.1f} photos/s over {took}.")
     for skipped in report.failed:
         lines.append(f"skipped {skipped.path}: {skipped.reason}")
     for skipped in report.retry_later:

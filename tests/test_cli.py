@@ -140,3 +140,16 @@ def test_interrupt_stops_cleanly_and_rerun_resumes(cli_library, library_dir, mod
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM photos").fetchone()[0] == 400
+
+
+def test_foreign_database_is_refused_with_a_clear_message(tmp_path, capsys):
+    import sqlite3
+
+    lib = tmp_path / "not-ours"
+    lib.mkdir()
+    db = sqlite3.connect(lib / "library.db")
+    db.execute("CREATE TABLE invoices (n INTEGER)")
+    db.commit()
+    db.close()
+    code, out, err = run(capsys, "--library", str(lib), "status")
+    assert code == 1 and "another program" in err and "Traceback" not in err

@@ -300,3 +300,38 @@ def test_switching_model_reindexes_and_never_mixes(library, photo_folder, models
     assert len(library.search_index()) == 7
     library.set_model("tiny", "avg")
     assert library.index().embedded == 7  # a new pooling is a new space too
+
+
+def test_unreadable_file_is_recorded_with_its_reason(library, photo_folder, monkeypatch):
+    locked = str(photo_folder / "photo_1.jpg")
+    real_open = open
+
+    def open_refusing_one(path, *args, **kwargs):
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", open_refusing_one)
+    library.add_folder(photo_folder)
+    report = library.index()
+    assert [(s.path, s.reason) for s in report.failed] == [(locked, "permission denied: cannot read the file")]
+    assert report.embedded == 6
+
+
+def test_huge_file_is_not_read(library, photo_folder, monkeypatch):
+    big = photo_folder / "movie.jpg"
+    with open(big, "wb") as fh:  # sparse: large on paper, nothing on disk
+        fh.truncate(2 * 1024 * 1024)
+    monkeypatch.setattr(indexer, "MAX_FILE_BYTES", 1024 * 1024)
+    real_read = indexer.read_file_stable
+
+    def read_guarded(path):
+        assert not path.endswith("movie.jpg"), "the oversized file was read"
+        return real_read(path)
+
+    monkeypatch.setattr(indexer, "read_file_stable", read_guarded)
+    library.add_folder(photo_folder)
+    report = library.index(workers=1)
+    failed = {os.path.basename(s.path): s.reason for s in report.failed}
+    assert "too large" in failed.pop("movie.jpg")
+    assert failed == {} and report.embedded == 7

@@ -28,6 +28,9 @@ from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
 from simdesk.core.store import EmbeddingSpace, Store
 
 THUMBNAIL_SIZE = 256
+# Files are read whole (one read for the hash and the decode). Nothing this big is a photo we can
+# decode within the pixel limit; it is most likely a video or disk image with a photo's name.
+MAX_FILE_BYTES = 1 << 30
 PROGRESS_INTERVAL_S = 0.1
 
 
@@ -172,6 +175,10 @@ class ChangedWhileReading(Exception):
 def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size: int,
             resize_mode: str) -> Prepared:
     result = Prepared(item)
+    if item.file.size > MAX_FILE_BYTES:
+        result.error = (f"file too large to be a photo ({item.file.size / 1e9:.1f} GB; "
+                        f"limit {MAX_FILE_BYTES / 1e9:.1f} GB)")
+        return result
     try:
         data, stat = read_file_stable(item.file.path)
     except FileNotFoundError:
