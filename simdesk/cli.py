@@ -370,6 +370,52 @@ def _triple(text: str | None):
     return values
 
 
+def cmd_eval(args) -> int:
+    from simdesk.core.embedder import Embedder
+    from simdesk.core.evaluate import evaluate_retrieval
+
+    printer = ProgressPrinter()
+    _ensure_model(args.model, printer)
+    from simdesk.core.models import load_model
+
+    manifest = load_model(args.model)
+    if args.resize:
+        manifest.resize_mode = args.resize
+    embedder = Embedder(manifest)
+    try:
+        report = evaluate_retrieval(
+            embedder, args.folder,
+            progress=_count_progress(printer),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    printer.finish()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    print(f"{report['model']} ({report['resize']}): {report['photos']} photos in "
+          f"{len(report['classes'])} classes; relevant = same class, query excluded")
+    if report["skipped"]:
+        print(f"({report['skipped']} files could not be decoded and were left out)")
+    print(f"{'pooling':<12} {'P@1':>6} {'P@10':>6} {'mAP':>6}")
+    for name, scores in report["results"].items():
+        print(f"{name:<12} {scores['P@1']:6.3f} {scores['P@10']:6.3f} {scores['mAP']:6.3f}")
+    return EXIT_OK
+
+
+def _count_progress(printer: ProgressPrinter):
+    start = time.monotonic()
+
+    def callback(done: int, total: int) -> None:
+        elapsed = max(time.monotonic() - start, 1e-9)
+        rate = done / elapsed
+        eta = (total - done) / rate if rate else None
+        printer._emit(f"embedding {done}/{total}  {rate:.1f} photos/s  ETA {_fmt_duration(eta)}",
+                      final=done >= total)
+
+    return callback
+
+
 def cmd_gui(args) -> int:
     _print_err(
         "The simdesk desktop app is not built yet. For now, use the command line:\n"
@@ -436,6 +482,17 @@ def build_parser() -> argparse.ArgumentParser:
     m = msub.add_parser("remove", help="delete an installed model's files")
     m.add_argument("name")
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("eval", help="measure quality on labelled photos")
+    esub = p.add_subparsers(dest="eval_kind", metavar="KIND")
+    esub.required = True
+    e = esub.add_parser("retrieval", help="precision@1/@10 and mAP per pooling on DIR/<class>/*")
+    e.add_argument("folder", metavar="DIR", help="a folder with one subfolder per class")
+    e.add_argument("--model", default="efficientnet-lite0")
+    e.add_argument("--resize", choices=("squash", "center_crop"), help="override the resize mode")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval)
+
     return parser
 
 

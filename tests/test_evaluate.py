@@ -25,3 +25,29 @@ def test_blocks_do_not_change_the_result():
     vectors = rng.normal(size=(50, 8))
     labels = rng.integers(0, 3, 50)
     assert retrieval_scores(vectors, labels, block=7) == pytest.approx(retrieval_scores(vectors, labels, block=64))
+
+
+def test_evaluate_retrieval_on_drawn_classes(tiny_model, tmp_path):
+    from conftest import draw_photo
+    from simdesk.core.embedder import Embedder
+    from simdesk.core.evaluate import evaluate_retrieval
+
+    root = tmp_path / "labelled"
+    for cls, base_seed in (("red", 0), ("blue", 50)):
+        for i in range(4):
+            draw_photo(root / cls / f"{i}.png", seed=base_seed + i)
+    (root / "red" / "broken.jpg").write_bytes(b"nope")
+    report = evaluate_retrieval(Embedder(tiny_model), root, pca_dims=4)
+    assert report["photos"] == 8 and report["skipped"] == 1
+    assert report["classes"] == ["blue", "red"]
+    assert set(report["results"]) == {"avg", "max", "gem", "avg+centre", "avg+centre+pca4"}
+    for scores in report["results"].values():
+        assert 0.0 <= scores["mAP"] <= 1.0 and 0.0 <= scores["P@1"] <= 1.0
+
+
+def test_eval_cli_refuses_a_folder_without_classes(models_dir, tiny_model, tmp_path, capsys):
+    from simdesk.cli import main
+
+    (tmp_path / "flat").mkdir()
+    assert main(["eval", "retrieval", str(tmp_path / "flat"), "--model", "tiny"]) == 1
+    assert "class subfolders" in capsys.readouterr().err

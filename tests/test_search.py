@@ -51,3 +51,23 @@ def test_equal_scores_come_out_in_a_stable_order():
     vectors = np.ones((5, 2), dtype=np.float32)
     index = EmbeddingIndex(np.array([5, 3, 4, 1, 2]), vectors)
     assert list(index.query(np.ones(2), 5)[0]) == [1, 2, 3, 4, 5]
+
+
+def test_centering_removes_what_every_photo_shares():
+    rng = np.random.default_rng(3)
+    shared = rng.normal(size=16) * 5  # a strong direction common to the whole collection
+    vectors = shared + rng.normal(size=(100, 16))
+    plain = EmbeddingIndex(np.arange(100), vectors)
+    centred = EmbeddingIndex(np.arange(100), vectors, center=True)
+    assert plain.query(vectors[0], 2)[1][1] > 0.8  # everything looks alike
+    assert centred.query(vectors[0], 2)[1][1] < 0.6  # only real resemblance counts
+    # The photo itself still scores 1, through either entry point.
+    assert centred.query(vectors[0], 1)[1][0] == pytest.approx(1.0)
+    assert centred.query(centred.vector_of(0), 1, transformed=True)[0][0] == 0
+
+
+def test_small_collections_are_not_centred():
+    vectors = np.array([[1, 0], [0.9, 0.1]], dtype=np.float32)
+    index = EmbeddingIndex(np.array([1, 2]), vectors, center=True)
+    assert index.mean_ is None
+    assert index.query(vectors[0], 2)[1][1] > 0.9

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
 import numpy as np
 
 from simdesk.core.pooling import l2_normalize
@@ -33,3 +38,95 @@ def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...
     scores = {f"P@{k}": precision[k] / n for k in ks}
     scores["mAP"] = average_precision / n
     return scores
+
+
+# -- evaluating a model on a labelled folder ---------------------------------------------------
+
+
+def labelled_photos(root: str | os.PathLike) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Photos of a folder with one subfolder per class: (paths, label per photo, class names)."""
+    from simdesk.core.decode import IMAGE_EXTENSIONS
+
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root} is not a folder")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).rglob("*")):
+            if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file():
+                paths.append(path)
+                labels.append(label)
+    if len(classes) < 2 or not paths:
+        raise ValueError(f"{root} needs at least two class subfolders with photos")
+    return paths, np.array(labels), classes
+
+
+def embed_with_every_pooling(embedder, paths: list[Path], *, batch_size: int = 32,
+                             progress: Callable[[int, int], None] | None = None
+                             ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Decode and run the model once; pool the same feature maps every way simdesk offers.
+
+    Uses the indexer's decoder and the embedder, so it measures what the app does. Returns the
+    pooled vectors per pooling and a mask of the photos that decoded.
+    """
+    from simdesk.core.decode import DecodeError, decode_image
+    from simdesk.core.pooling import POOLINGS, pool
+
+    def decode(path: Path):
+        try:
+            return decode_image(path.read_bytes(), input_size=embedder.input_size,
+                                resize_mode=embedder.manifest.resize_mode).pixels
+        except (DecodeError, OSError):
+            return None
+
+    pooled: dict[str, list[np.ndarray]] = {name: [] for name in POOLINGS}
+    ok = np.zeros(len(paths), dtype=bool)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as workers:
+        for start in range(0, len(paths), batch_size):
+            decoded = list(workers.map(decode, paths[start : start + batch_size]))
+            good = [i for i, d in enumerate(decoded) if d is not None]
+            ok[[start + i for i in good]] = True
+            if good:
+                (features,) = embedder.feature_maps(np.stack([decoded[i] for i in good]))
+                for name in POOLINGS:
+                    pooled[name].append(pool(features, name))
+            if progress:
+                progress(min(start + batch_size, len(paths)), len(paths))
+    dim = embedder.dim
+    return {n: np.concatenate(p) if p else np.zeros((0, dim), np.float32) for n, p in pooled.items()}, ok
+
+
+def centre_and_project(vectors: np.ndarray, dims: int | None = None) -> np.ndarray:
+    """L2-normalise, subtract the collection's mean, optionally keep the top ``dims`` principal axes.
+
+    Whitening (dividing by the singular values) was tried too and cut imagenette-val mAP to
+    0.31-0.72: it blows up the noisy low-variance axes, so it is not offered.
+    """
+    x = l2_normalize(np.asarray(vectors, dtype=np.float64))
+    x = x - x.mean(axis=0)
+    if dims is not None:
+        _, _, vt = np.linalg.svd(x, full_matrices=False)
+        x = x @ vt[: min(dims, len(vt))].T
+    return l2_normalize(x.astype(np.float32))
+
+
+def evaluate_retrieval(embedder, root, *, progress=None, pca_dims: int = 64) -> dict:
+    """precision@1, @10 and mAP of each pooling, and of avg with centring / PCA, on a folder."""
+    paths, labels, classes = labelled_photos(root)
+    vectors, ok = embed_with_every_pooling(embedder, paths, progress=progress)
+    labels = labels[ok]
+    results = {name: retrieval_scores(v, labels) for name, v in vectors.items()}
+    # "avg+centre" is what `simdesk similar` does (EmbeddingIndex(center=True)).
+    results["avg+centre"] = retrieval_scores(centre_and_project(vectors["avg"]), labels)
+    results[f"avg+centre+pca{pca_dims}"] = retrieval_scores(
+        centre_and_project(vectors["avg"], pca_dims), labels
+    )
+    return {
+        "model": embedder.manifest.name,
+        "photos": int(ok.sum()),
+        "skipped": int((~ok).sum()),
+        "classes": classes,
+        "resize": embedder.manifest.resize_mode,
+        "results": results,
+    }

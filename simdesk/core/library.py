@@ -267,7 +267,7 @@ class Library:
 
     def search_index(self) -> EmbeddingIndex:
         ids, vectors = self.store.load_embeddings(self.space())
-        return EmbeddingIndex(ids, vectors)
+        return EmbeddingIndex(ids, vectors, center=True)
 
     def embed_file(self, path: str | os.PathLike) -> np.ndarray:
         """The embedding of any image file, in this library's space (for outside queries)."""
@@ -307,8 +307,8 @@ class Library:
             vector = index.vector_of(record.id) if unchanged else None
             exclude, in_library = (record.id,), vector is not None
         if vector is None:
-            vector = self.embed_file(path)
-        ids, sims = index.query(vector, k, exclude_ids=exclude)
+            vector = index.transform(self.embed_file(path))
+        ids, sims = index.query(vector, k, exclude_ids=exclude, transformed=True)
         records = self.store.photos_by_ids(ids)
         matches = [
             Match(records[int(i)].path, float(s), int(i)) for i, s in zip(ids, sims) if int(i) in records
