@@ -919,3 +919,11 @@ def test_heic_decodes_through_lazily_registered_pillow_heif(monkeypatch):
         decode_image(FAKE_HEIC_HEADER + bytes(10))
     assert not isinstance(info.value, UnsupportedFormatError)
     assert info.value.reason == "truncated or corrupt HEIF"
+
+
+def test_small_upright_jpeg_is_its_own_thumbnail():
+    data = encode(Image.new("RGB", (200, 150), (10, 200, 30)), "JPEG")
+    assert decode_image(data, thumb_size=256).thumbnail == data
+    # Larger than the thumbnail, or needing rotation: re-encoded.
+    big = encode(Image.new("RGB", (600, 400), (10, 200, 30)), "JPEG")
+    assert decode_image(big, thumb_size=256).thumbnail != big

@@ -513,6 +513,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 # --------------------------------------------------------------------------
 
 
+_REUSE_AS_THUMBNAIL_BYTES = 96 * 1024
+
+
 def _center_box(width: int, height: int) -> tuple[float, float, float, float]:
     side = min(width, height)
     left = (width - side) / 2
@@ -538,8 +541,10 @@ def _decode_loaded(
     input_size: int,
     resize_mode: str,
     thumb_size: int,
+    data: bytes = b"",
 ) -> DecodedImage:
     need = max(input_size, thumb_size)
+    source_mode = img.mode
     if fmt in _DRAFT_FORMATS:
         # DCT-scaled decoding: libjpeg picks 1/8, 1/4, 1/2 or 1/1 so that the
         # result is still >= need in BOTH axes (the request is square, so an
@@ -569,7 +574,9 @@ def _decode_loaded(
         width, height = height, width
 
     target = (input_size, input_size)
-    if resize_mode == "center_crop":
+    if rgb.size == target:
+        pix_img = rgb
+    elif resize_mode == "center_crop":
         box = _center_box(*rgb.size)
         pix_img = rgb.resize(target, Image.Resampling.BICUBIC, box=box)
     else:
@@ -579,13 +586,19 @@ def _decode_loaded(
         raise DecodeError(f"internal error: unexpected pixel shape {pixels.shape}")
 
     tsize = _thumb_size(width, height, thumb_size)
-    thumb = rgb if rgb.size == tsize else rgb.resize(tsize, Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    thumb.save(buf, format="JPEG", quality=85)
+    if (fmt == "JPEG" and source_mode == "RGB" and (width, height) == tsize and orientation == 1
+            and len(data) <= _REUSE_AS_THUMBNAIL_BYTES):
+        # A small upright JPEG is its own thumbnail: re-encoding it would cost time and quality.
+        thumbnail = data
+    else:
+        thumb = rgb if rgb.size == tsize else rgb.resize(tsize, Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        thumb.save(buf, format="JPEG", quality=85)
+        thumbnail = buf.getvalue()
 
     return DecodedImage(
         pixels=pixels,
-        thumbnail=buf.getvalue(),
+        thumbnail=thumbnail,
         width=width,
         height=height,
         capture_time=capture_time,
@@ -638,8 +651,8 @@ def decode_image(
             # process-global and catch_warnings is not thread-safe.
             with _huge_lock, warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size)
-        return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size)
+                return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data)
+        return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data)
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:
