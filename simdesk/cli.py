@@ -350,6 +350,22 @@ def cmd_models(args) -> int:
         print(f"Imported {manifest.name} ({manifest.embedding_size}-d) — use it with "
               f"`simdesk index --model {manifest.name}`")
         return EXIT_OK
+    if args.action == "quantize":
+        from simdesk.core.decode import IMAGE_EXTENSIONS
+        from simdesk.core.scan import scan_folders
+
+        found = scan_folders([args.photos], IMAGE_EXTENSIONS).files
+        if not found:
+            raise CliError(f"no photos found in {args.photos} to calibrate on")
+        step = max(1, len(found) // args.count)
+        calibration = [f.path for f in found[::step]][: args.count]
+        try:
+            manifest = models.quantize_model(args.name, calibration, progress=_count_progress(printer))
+        except models.ModelError as exc:
+            raise CliError(str(exc)) from None
+        printer.finish()
+        print(f"Created {manifest.name}; use it with `simdesk index --model {manifest.name}`")
+        return EXIT_OK
     if args.action == "remove":
         if not models.remove_model(args.name):
             raise CliError(f"model {args.name!r} is not installed")
@@ -479,6 +495,10 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--name", help="name for the model (default: from the file name)")
     m.add_argument("--mean", help="input mean per channel on 0..255, e.g. 123.7,116.3,103.5")
     m.add_argument("--std", help="input std per channel on 0..255, e.g. 58.4,57.1,57.4")
+    m = msub.add_parser("quantize", help="make a faster int8 copy of a model, calibrated on photos")
+    m.add_argument("name")
+    m.add_argument("photos", metavar="FOLDER", help="photos like your library's, to calibrate on")
+    m.add_argument("--count", type=int, default=200, help="how many photos to calibrate on")
     m = msub.add_parser("remove", help="delete an installed model's files")
     m.add_argument("name")
     p.set_defaults(func=cmd_models)

@@ -122,3 +122,17 @@ def test_reinstall_replaces_atomically(models_dir, tiny_model):
     assert again.onnx_sha256 != tiny_model.onnx_sha256
     assert models.load_model("tiny").onnx_sha256 == again.onnx_sha256
     assert [p.name for p in models_dir.iterdir()] == ["tiny"]  # no scratch or old folders left
+
+
+def test_quantize_makes_an_int8_model_that_agrees(models_dir, tiny_model, photo_folder, capsys):
+    import onnx
+
+    code = main(["models", "quantize", "tiny", str(photo_folder), "--count", "5"])
+    assert code == 0, capsys.readouterr().err
+    int8 = models.load_model("tiny-int8")
+    ops = {n.op_type for n in onnx.load(str(int8.onnx_path)).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    a, b = Embedder(tiny_model).embed(pixels), Embedder(int8).embed(pixels)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.95
