@@ -1,7 +1,6 @@
 """Indexing end to end with the tiny test model: incremental rescans, bad files, cancel, crashes."""
 
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
