@@ -433,13 +433,18 @@ def _count_progress(printer: ProgressPrinter):
 
 
 def cmd_gui(args) -> int:
-    _print_err(
-        "The simdesk desktop app is not built yet. For now, use the command line:\n"
-        "  simdesk index ~/Pictures        index a folder\n"
-        "  simdesk similar PHOTO -k 10     find similar photos\n"
-        "  simdesk --help                  everything else"
-    )
-    return EXIT_ERROR
+    try:
+        from simdesk.ui.app import main as gui_main
+    except ImportError as exc:
+        _print_err(
+            f"The simdesk desktop app cannot start: PySide6 (Qt) is not usable here ({exc}).\n"
+            "Install it with `pip install PySide6-Essentials`, or use the command line:\n"
+            "  simdesk index ~/Pictures        index a folder\n"
+            "  simdesk similar PHOTO -k 10     find similar photos\n"
+            "  simdesk --help                  everything else"
+        )
+        return EXIT_ERROR
+    return gui_main(library_dir=args.library)
 
 
 # -- parser -------------------------------------------------------------------------------------

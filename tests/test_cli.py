@@ -62,11 +62,6 @@ def test_clear_errors_without_tracebacks(cli_library, tmp_path, capsys):
     assert code == 1 and err.startswith("simdesk:")
 
 
-def test_no_command_explains_the_gui_is_not_there_yet(capsys):
-    code, out, err = run(capsys)
-    assert code == 1 and "not built yet" in err and "simdesk index" in err
-
-
 def test_folders_add_list_remove(cli_library, photo_folder, capsys):
     assert run(capsys, "folders", "add", str(photo_folder))[0] == 0
     assert str(photo_folder) in run(capsys, "folders")[1]

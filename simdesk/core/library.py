@@ -343,3 +343,33 @@ class Library:
             database_bytes=db_bytes,
             notices=list(self.notices),
         )
+
+    # -- browsing (GUI) --
+
+    def browse(self, folder: str | None = None, order: str = "date"):
+        """``(ids, paths, content_hashes, times)`` of the library's photos for a grid.
+
+        ``folder``: only photos under this folder (None: all). ``order``: ``"date"``, ``"name"``
+        or ``"folder"``; see :meth:`Store.browse_photos`.
+        """
+        return self.store.browse_photos(folder, order)
+
+    def thumbnails(self, content_hashes) -> dict[bytes, bytes]:
+        """JPEG thumbnails by content hash (those the cache has)."""
+        return self.store.thumbnails_for(content_hashes)
+
+    def photo_hashes(self, photo_ids) -> dict[int, bytes]:
+        """photo id -> content hash, for ids still in the cache."""
+        return {i: r.content_hash for i, r in self.store.photos_by_ids(photo_ids).items()}
+
+    def forget_photos(self, paths) -> int:
+        """Drop photos from the cache (after the user moved them to the Trash). Files untouched."""
+        store = self.store
+        with store.transaction():
+            removed = store.delete_photos(paths)
+        store.prune_orphans()
+        return removed
+
+    def check_model(self) -> str:
+        """Raise ModelError if the chosen model is not installed or is damaged; else its name."""
+        return self.manifest().name

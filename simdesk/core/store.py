@@ -524,6 +524,60 @@ class Store:
         ).fetchone()
         return row[0] if row else None
 
+    # -- browsing (GUI) --
+
+    def browse_photos(
+        self, folder: str | None = None, order: str = "date"
+    ) -> tuple[np.ndarray, list[str], list[bytes], np.ndarray]:
+        """Every photo, or those under one folder, sorted for a thumbnail grid.
+
+        Returns parallel ``(ids, paths, content_hashes, times)``: ``ids`` int64, ``times``
+        float64 POSIX seconds (the capture time, else the file's modification time).
+        ``order``: ``"date"`` (newest first), ``"name"`` (file name, case-insensitive, then
+        path) or ``"folder"`` (full path, so a folder's photos stay together).
+        """
+        if order not in ("date", "name", "folder"):
+            raise ValueError(f"order must be 'date', 'name' or 'folder', not {order!r}")
+        sql = (
+            "SELECT id, path, content_hash, COALESCE(capture_time, mtime_ns / 1e9) AS t "
+            "FROM photos"
+        )
+        params: tuple = ()
+        if folder is not None:
+            # A path-prefix range on the BLOB (memcmp order) uses the UNIQUE index on path and
+            # includes photos of nested library folders, which belong to the inner folder.
+            prefix = encode_path(folder.rstrip(os.sep) + os.sep)
+            upper = prefix[:-1] + bytes([prefix[-1] + 1])
+            sql += " WHERE path >= ? AND path < ?"
+            params = (prefix, upper)
+        if order == "date":
+            sql += " ORDER BY t DESC, path"
+        elif order == "folder":
+            sql += " ORDER BY path"
+        rows = self._db.execute(sql, params).fetchall()
+        paths = [decode_path(r[1]) for r in rows]
+        if order == "name":
+            keys = [(os.path.basename(p).casefold(), p) for p in paths]
+            perm = sorted(range(len(rows)), key=keys.__getitem__)
+            rows = [rows[i] for i in perm]
+            paths = [paths[i] for i in perm]
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        times = np.fromiter((r[3] for r in rows), dtype=np.float64, count=len(rows))
+        return ids, paths, [r[2] for r in rows], times
+
+    def thumbnails_for(self, content_hashes: Sequence[bytes]) -> dict[bytes, bytes]:
+        """JPEG thumbnails of many photos at once: content hash -> JPEG bytes (missing ones left out)."""
+        found: dict[bytes, bytes] = {}
+        hashes = list(content_hashes)
+        for start in range(0, len(hashes), 500):  # stay under SQLite's host-parameter limit
+            chunk = hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT content_hash, jpeg FROM thumbnails WHERE content_hash IN ({marks})", chunk
+            )
+            found.update(rows)
+        return found
+
 
 class _Transaction:
     def __init__(self, db: sqlite3.Connection):

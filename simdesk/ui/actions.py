@@ -1,0 +1,80 @@
+"""What can be done to photos, from any grid: the one context menu and its actions."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+
+from simdesk.ui.controller import AppController
+
+
+def confirm_trash(parent: QWidget, paths: list[str]) -> bool:
+    """Ask before moving files to the Trash (tests replace this function)."""
+    if len(paths) == 1:
+        text = f"Move “{os.path.basename(paths[0])}” to the Trash?"
+    else:
+        text = f"Move {len(paths):,} photos to the Trash?"
+    answer = QMessageBox.question(
+        parent, "Move to Trash", text + "\n\nYou can restore them from the system Trash.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        QMessageBox.StandardButton.Cancel,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class PhotoActions(QObject):
+    """Builds the photo context menu and carries out its actions.
+
+    ``similar_requested(path)`` and ``preview_requested(path)`` are for the main window to act on.
+    """
+
+    similar_requested = Signal(str)
+    preview_requested = Signal(str)
+
+    def __init__(self, controller: AppController, window: QWidget):
+        super().__init__(window)
+        self.controller = controller
+        self.window = window
+
+    def menu(self, paths: list[str], parent: QWidget | None = None) -> QMenu:
+        menu = QMenu(parent or self.window)
+        first = paths[0]
+        similar = menu.addAction("Show similar photos")
+        similar.setShortcut(QKeySequence(QKeySequence.StandardKey.InsertParagraphSeparator))
+        similar.triggered.connect(lambda: self.similar_requested.emit(first))
+        preview = menu.addAction("Preview")
+        preview.setShortcut(QKeySequence("Space"))
+        preview.triggered.connect(lambda: self.preview_requested.emit(first))
+        menu.addSeparator()
+        open_action = menu.addAction("Open" if len(paths) == 1 else f"Open {len(paths)} photos")
+        open_action.setShortcut(QKeySequence("Ctrl+O"))
+        open_action.triggered.connect(lambda: self.open(paths))
+        menu.addAction("Show in folder").triggered.connect(lambda: self.show_in_folder(first))
+        copy = menu.addAction("Copy path" if len(paths) == 1 else "Copy paths")
+        copy.triggered.connect(lambda: self.copy_paths(paths))
+        menu.addSeparator()
+        trash = menu.addAction("Move to Trash…")
+        trash.setShortcut(QKeySequence(QKeySequence.StandardKey.Delete))
+        trash.triggered.connect(lambda: self.trash(paths))
+        for action in menu.actions():
+            action.setShortcutVisibleInContextMenu(True)
+        return menu
+
+    def open(self, paths: list[str]) -> None:
+        for path in paths[:20]:  # a stray Ctrl+A must not open thousands of windows
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    def show_in_folder(self, path: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+
+    def copy_paths(self, paths: list[str]) -> None:
+        QGuiApplication.clipboard().setText("\n".join(paths))
+
+    def trash(self, paths: list[str]) -> bool:
+        if not paths or not confirm_trash(self.window, paths):
+            return False
+        self.controller.trash(paths)
+        return True

@@ -1,0 +1,412 @@
+"""The main window: menus, the page stack (welcome, browse, similar), the status bar, drops."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from simdesk import __version__
+from simdesk.core.decode import IMAGE_EXTENSIONS
+from simdesk.ui.actions import PhotoActions
+from simdesk.ui.browse import ORDERS, BrowseView
+from simdesk.ui.controller import AppController
+from simdesk.ui.grid import DEFAULT_THUMB, PhotoGrid, next_zoom
+from simdesk.ui.photomodel import HashRole, role_data
+from simdesk.ui.preview import PreviewDialog
+from simdesk.ui.problems import ProblemsDialog
+from simdesk.ui.settings import PersistentGeometry, settings_value
+from simdesk.ui.similar import SimilarView
+from simdesk.ui.status import IndexStatus, report_summary
+from simdesk.ui.welcome import WelcomePage, local_folders
+
+
+def is_image_file(path: str) -> bool:
+    return os.path.isfile(path) and os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def dropped_images(mime) -> list[str]:
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and is_image_file(u.toLocalFile())]
+
+
+class MessageBar(QFrame):
+    """A dismissable line above the pages for things the user must see (not just a status tip)."""
+
+    action_clicked = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("MessageBar { background: #fff4ce; border: 1px solid #e0c060; } "
+                           "QLabel { color: #3b2f00; }")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action_button = QPushButton(self)
+        self.action_button.setVisible(False)
+        self.action_button.clicked.connect(self.action_clicked)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button)
+        layout.addWidget(close)
+        self.messages: list[str] = []
+        self.setVisible(False)
+
+    def show_message(self, text: str, action: str | None = None) -> None:
+        self.messages.append(text)
+        self.label.setText(text)
+        self.action_button.setText(action or "")
+        self.action_button.setVisible(bool(action))
+        self.setVisible(True)
+
+
+class MainWindow(PersistentGeometry, QMainWindow):
+    geometry_key = "main"
+
+    def __init__(self, controller: AppController, parent=None):
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = controller.settings
+        self.setWindowTitle("simdesk")
+        self.setAcceptDrops(True)
+        self.thumb_size = settings_value(self.settings, "view/thumb_size", DEFAULT_THUMB, int)
+
+        self.actions_ = PhotoActions(controller, self)
+        self.actions_.similar_requested.connect(self.show_similar)
+        self.actions_.preview_requested.connect(self.preview)
+
+        self.welcome = WelcomePage(controller, self)
+        self.browse = BrowseView(controller, self)
+        self.similar = SimilarView(controller, self)
+        self.pages = QStackedWidget(self)
+        for page in (self.welcome, self.browse, self.similar):
+            self.pages.addWidget(page)
+        self.message_bar = MessageBar(self)
+        self.message_bar.action_clicked.connect(self.open_setup)
+        central = QWidget(self)
+        column = QVBoxLayout(central)
+        column.setContentsMargins(6, 6, 6, 0)
+        column.addWidget(self.message_bar)
+        column.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+        self._set_display_side()
+        for grid in self.grids:
+            grid.set_thumb_size(self.thumb_size)
+            grid.open_requested.connect(self.show_similar)
+            grid.preview_requested.connect(self.preview)
+            grid.trash_requested.connect(self.actions_.trash)
+            grid.menu_requested.connect(self.photo_menu)
+            grid.zoom_requested.connect(self.zoom)
+
+        self.index_status = IndexStatus(self)
+        self.index_status.cancel_clicked.connect(controller.cancel_index)
+        self.statusBar().addPermanentWidget(self.index_status)
+
+        self.welcome.setup_done.connect(self._setup_done)
+        self.browse.add_folder_requested.connect(self.choose_folder)
+        self.browse.remove_folder_requested.connect(self.remove_folder)
+        self.similar.closed.connect(self.close_similar)
+        controller.notice.connect(self.notify)
+        controller.index_started.connect(self.index_status.started)
+        controller.index_progress.connect(self.index_status.update_progress)
+        controller.index_finished.connect(self._index_finished)
+        controller.index_failed.connect(self._index_failed)
+
+        self.preview_dialog: PreviewDialog | None = None
+        self.problems_dialog: ProblemsDialog | None = None
+        self._build_menus()
+        self.resize(1200, 800)
+        self.restore_geometry(self.settings)
+
+    @property
+    def grids(self) -> tuple[PhotoGrid, PhotoGrid]:
+        return self.browse.grid, self.similar.grid
+
+    # -- menus ---------------------------------------------------------------------------------
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.add_folder_action = self._action(
+            file_menu, "&Add Folder…", self.choose_folder, "Ctrl+Shift+O",
+            "Add a photo folder to the library and index it")
+        self.find_action = self._action(
+            file_menu, "&Find Similar to an Image…", self.choose_query_image, "Ctrl+F",
+            "Search the library with any image file (or drop one on the window)")
+        self.rescan_action = self._action(
+            file_menu, "&Rescan", self.rescan, QKeySequence.StandardKey.Refresh,
+            "Pick up new, changed and deleted files")
+        self.cancel_action = self._action(file_menu, "&Stop Indexing", self.controller.cancel_index)
+        self.cancel_action.setEnabled(False)
+        self.controller.index_started.connect(lambda: self.cancel_action.setEnabled(True))
+        file_menu.addSeparator()
+        self._action(file_menu, "Library &Setup…", self.open_setup, None,
+                     "Photo folders and the model")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        view_menu = bar.addMenu("&View")
+        self.zoom_in_action = self._action(view_menu, "Zoom &In", lambda: self.zoom(1),
+                                           ["Ctrl++", "Ctrl+="])
+        self.zoom_out_action = self._action(view_menu, "Zoom &Out", lambda: self.zoom(-1), "Ctrl+-")
+        sort_menu = view_menu.addMenu("&Sort By")
+        group = QActionGroup(self)
+        self.sort_actions: dict[str, QAction] = {}
+        for key, label in ORDERS:
+            action = QAction(label, self, checkable=True)
+            action.setChecked(key == self.browse.order)
+            action.triggered.connect(lambda _=False, k=key: self.browse.set_order(k))
+            group.addAction(action)
+            sort_menu.addAction(action)
+            self.sort_actions[key] = action
+        self.browse.sort_combo.currentIndexChanged.connect(
+            lambda _: self.sort_actions[self.browse.order].setChecked(True))
+        view_menu.addSeparator()
+        self._action(view_menu, "All &Photos", self.show_browse, "Ctrl+1")
+        self.problems_action = self._action(view_menu, "P&roblems…", self.show_problems,
+                                            "Ctrl+Shift+P", "Files that could not be indexed, and why")
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About simdesk", self.about)
+
+    # -- pages ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """First run: the welcome page. Later: the grid at once, then check the model and rescan."""
+        if not self.controller.folders:
+            self.welcome.prefill([], self.controller.library.model_name)
+            self.pages.setCurrentWidget(self.welcome)
+            return
+        self.show_browse()
+        self.browse.reload()
+        self.controller.check_model(self._model_checked)
+
+    def _model_checked(self, problem: str | None) -> None:
+        if problem is None:
+            if settings_value(self.settings, "library/rescan_on_start", True, bool):
+                self.controller.rescan()
+        else:
+            self.message_bar.show_message(
+                f"{problem} Photos already indexed can be browsed; similar-photo search and "
+                "indexing need the model.", "Choose Model…")
+
+    def open_setup(self) -> None:
+        self.message_bar.hide()
+        self.welcome.prefill(self.controller.folders, self.controller.library.model_name)
+        self.pages.setCurrentWidget(self.welcome)
+
+    def _setup_done(self, folders: list, model: str) -> None:
+        controller = self.controller
+        current = set(controller.folders)
+        for gone in current - set(folders):
+            controller.remove_folder(gone)
+        new = [f for f in folders if f not in current]
+
+        def after_model() -> None:
+            if new:
+                controller.add_folders(new)  # rescans when added
+            else:
+                controller.rescan()
+
+        if model != controller.library.model_name:
+            controller.set_model(model, after_model)
+        else:
+            after_model()
+        self.show_browse()
+        self.browse.reload()
+
+    def show_browse(self) -> None:
+        self.pages.setCurrentWidget(self.browse)
+        self.browse.grid.setFocus()
+
+    def show_similar(self, path: str) -> None:
+        if self.pages.currentWidget() is self.welcome:
+            return
+        self.pages.setCurrentWidget(self.similar)
+        self.similar.show_query(path)
+        self.similar.grid.setFocus()
+
+    def close_similar(self) -> None:
+        self.show_browse()
+
+    # -- photos --------------------------------------------------------------------------------
+
+    def photo_menu(self, paths: list, global_pos) -> None:
+        menu = self.actions_.menu(paths, self)
+        menu.aboutToHide.connect(menu.deleteLater)
+        menu.popup(global_pos)
+        self.last_menu = menu
+
+    def preview(self, path: str) -> None:
+        if self.preview_dialog is None:
+            self.preview_dialog = PreviewDialog(self.controller, self)
+        grid = self.focused_grid()
+        content_hash = None
+        if grid is not None and grid.currentIndex().isValid():
+            content_hash = role_data(grid.currentIndex(), HashRole)
+        self.preview_dialog.show_photo(path, content_hash)
+
+    def focused_grid(self) -> PhotoGrid | None:
+        page = self.pages.currentWidget()
+        if page is self.browse:
+            return self.browse.grid
+        if page is self.similar:
+            return self.similar.grid
+        return None
+
+    def zoom(self, step: int) -> None:
+        size = next_zoom(self.thumb_size, step)
+        if size == self.thumb_size:
+            return
+        self.thumb_size = size
+        self._set_display_side()
+        for grid in self.grids:
+            grid.set_thumb_size(size)
+        self.settings.setValue("view/thumb_size", size)
+
+    def _set_display_side(self) -> None:
+        self.controller.thumbnails.set_display_side(
+            round(self.thumb_size * self.devicePixelRatioF()))
+
+    # -- folders and queries from the user ---------------------------------------------------
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a photo folder", os.path.expanduser("~"))
+        if path:
+            self.add_folders([path])
+
+    def add_folders(self, paths: list[str]) -> None:
+        if self.pages.currentWidget() is self.welcome:
+            self.welcome.add_folders(paths)
+            return
+        self.statusBar().showMessage(f"Adding {', '.join(os.path.basename(p) for p in paths)}…", 4000)
+        self.controller.add_folders(paths)
+
+    def remove_folder(self, folder: str) -> None:
+        answer = QMessageBox.question(
+            self, "Remove folder",
+            f"Remove {folder} from the library?\n\nsimdesk forgets its photos; the files on disk "
+            "are not touched.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Yes:
+            self.controller.remove_folder(folder)
+
+    def choose_query_image(self) -> None:
+        patterns = " ".join(f"*{ext}" for ext in sorted(IMAGE_EXTENSIONS))
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Find photos similar to an image", os.path.expanduser("~"),
+            f"Images ({patterns});;All files (*)")
+        if path:
+            self.show_similar(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        mime = event.mimeData()
+        if mime.hasUrls() and (local_folders(mime) or dropped_images(mime)):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        mime = event.mimeData()
+        folders = local_folders(mime)
+        images = dropped_images(mime)
+        if folders:
+            self.add_folders(folders)
+        elif images and self.pages.currentWidget() is not self.welcome:
+            self.show_similar(images[0])
+        else:
+            return
+        event.acceptProposedAction()
+
+    # -- indexing and messages ---------------------------------------------------------------
+
+    def rescan(self) -> None:
+        if not self.controller.rescan():
+            self.statusBar().showMessage("No folders to scan yet: File > Add Folder…", 5000)
+
+    def _index_finished(self, report) -> None:
+        self.cancel_action.setEnabled(False)
+        self.index_status.ended()
+        self.statusBar().showMessage(report_summary(report), 15000)
+        if report.offline_folders:
+            self.browse.refresh_folders()
+
+    def _index_failed(self, message: str) -> None:
+        self.cancel_action.setEnabled(False)
+        self.index_status.ended()
+        self.message_bar.show_message(f"Indexing failed: {message}",
+                                      "Choose Model…" if "model" in message.lower() else None)
+
+    def notify(self, text: str) -> None:
+        self.message_bar.show_message(text)
+
+    def show_problems(self) -> None:
+        if self.problems_dialog is None:
+            self.problems_dialog = ProblemsDialog(self.controller, self)
+        self.problems_dialog.refresh()
+        self.problems_dialog.show()
+        self.problems_dialog.raise_()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "About simdesk",
+            f"<b>simdesk {__version__}</b><p>Find similar photos in your collection with a "
+            "convolutional neural network. Everything runs on this computer.</p>"
+            f"<p>Library: {self.controller.library.directory}</p>")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_geometry()
+        self.browse.save_state()
+        if self.preview_dialog is not None:
+            self.preview_dialog.close()
+        job = self.welcome.install_job
+        if job is not None:  # a download resumes next time; a conversion finishes first
+            job.cancel()
+            job.wait(30)
+        super().closeEvent(event)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        QTimer.singleShot(0, self._focus_grid)
+
+    def _focus_grid(self) -> None:
+        grid = self.focused_grid()
+        if grid is not None:
+            grid.setFocus()

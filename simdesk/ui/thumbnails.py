@@ -1,0 +1,228 @@
+"""Thumbnails on demand: fetched from the cache and decoded on a worker thread, kept in a bounded LRU.
+
+The grid asks for a thumbnail when it paints a cell (:meth:`ThumbnailLoader.get`); a miss queues a
+request and the cell paints a placeholder. A worker thread takes the newest requests first (what
+is on screen now), reads their JPEGs from SQLite in one query, decodes them (with Pillow, which
+releases the GIL, see :mod:`simdesk.ui.images`) into ``QImage`` scaled down to the size the grid shows (``display_side``) and hands them back; the GUI thread turns
+them into ``QPixmap`` in small time-limited batches and announces the hashes with
+:attr:`ThumbnailLoader.loaded`. Keeping them at display size makes small zoom levels cheap: more
+of them fit the memory budget, and painting is a plain copy rather than a smooth scale.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from typing import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage, QPixmap
+
+from simdesk.ui.images import decode_thumbnail
+
+Fetch = Callable[[list[bytes]], dict[bytes, bytes]]
+
+BATCH = 32  # thumbnails read from the database per query
+MAX_QUEUED = 600  # older requests are dropped: the user has scrolled past them
+GUI_BATCH_SECONDS = 0.008  # QImage -> QPixmap work per event-loop turn
+
+
+class PixmapLRU:
+    """Pixmaps by key, least recently used dropped first once over ``budget_bytes``."""
+
+    def __init__(self, budget_bytes: int):
+        self.budget = budget_bytes
+        self.bytes = 0
+        self._items: OrderedDict[bytes, QPixmap] = OrderedDict()
+
+    @staticmethod
+    def cost(pixmap: QPixmap) -> int:
+        return max(1, pixmap.width() * pixmap.height() * 4)
+
+    def get(self, key: bytes) -> QPixmap | None:
+        pixmap = self._items.get(key)
+        if pixmap is not None:
+            self._items.move_to_end(key)
+        return pixmap
+
+    def put(self, key: bytes, pixmap: QPixmap) -> None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self.bytes -= self.cost(old)
+        self._items[key] = pixmap
+        self.bytes += self.cost(pixmap)
+        while self.bytes > self.budget and len(self._items) > 1:
+            _, dropped = self._items.popitem(last=False)
+            self.bytes -= self.cost(dropped)
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+
+class ThumbnailLoader(QObject):
+    """Loads thumbnails by content hash. ``fetch(hashes) -> {hash: jpeg}`` runs on the worker."""
+
+    loaded = Signal(list)  # content hashes now available from get() (or known to be missing)
+    _decoded = Signal(list)  # worker -> GUI: [(hash, QImage | None, stored size?)]
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        budget_bytes: int = 96 * 1024 * 1024,
+        on_thread_exit: Callable[[], None] | None = None,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self._fetch = fetch
+        self._on_thread_exit = on_thread_exit
+        self.cache = PixmapLRU(budget_bytes)
+        self.missing: set[bytes] = set()  # no thumbnail in the cache: the delegate paints a glyph
+        self.display_side = 256  # device pixels; read by the worker when it decodes
+        self._native: set[bytes] = set()  # cached at their stored size (nothing sharper to get)
+        self._stack: deque[bytes] = deque()  # newest request at the right
+        self._queued: set[bytes] = set()
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._inbox: deque[tuple[bytes, QImage | None, bool]] = deque()
+        self._draining = False
+        self._decoded.connect(self._receive)
+
+    # -- GUI thread ------------------------------------------------------------------------------
+
+    def get(self, content_hash: bytes) -> QPixmap | None:
+        """The thumbnail if loaded; else None, and it is requested. One loaded for a smaller zoom
+        is returned (drawn scaled up) while a sharper one is requested."""
+        pixmap = self.cache.get(content_hash)
+        if pixmap is None:
+            if content_hash not in self.missing:
+                self.request(content_hash)
+        elif (max(pixmap.width(), pixmap.height()) < self.display_side
+              and content_hash not in self._native):
+            self.request(content_hash)
+        return pixmap
+
+    def pending(self, content_hash: bytes) -> bool:
+        """Queued or being fetched (a repaint will follow through ``loaded``)."""
+        return content_hash in self._queued
+
+    def set_display_side(self, side: int) -> None:
+        """The longest side, in device pixels, the grids draw thumbnails at now."""
+        self.display_side = max(16, int(side))
+
+    def request(self, content_hash: bytes) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            if content_hash in self._queued:
+                try:  # already queued: move it to the front (seen again now)
+                    self._stack.remove(content_hash)
+                except ValueError:  # being fetched right now
+                    return
+            self._stack.append(content_hash)
+            self._queued.add(content_hash)
+            while len(self._stack) > MAX_QUEUED:
+                self._queued.discard(self._stack.popleft())
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="simdesk-thumbnails",
+                                                daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def forget_queue(self) -> None:
+        """Drop every queued request (the grid now shows something else)."""
+        with self._cond:
+            self._stack.clear()
+            self._queued.clear()
+
+    def _receive(self, items: list) -> None:
+        self._inbox.extend(items)
+        if not self._draining:
+            self._drain()
+
+    def _drain(self) -> None:
+        """Turn decoded images into pixmaps for at most GUI_BATCH_SECONDS, then yield."""
+        if self._closed:
+            return
+        deadline = time.perf_counter() + GUI_BATCH_SECONDS
+        ready: list[bytes] = []
+        while self._inbox and time.perf_counter() < deadline:
+            content_hash, image, native = self._inbox.popleft()
+            if image is None:
+                self.missing.add(content_hash)
+            else:
+                self.cache.put(content_hash, QPixmap.fromImage(image))
+                if native:
+                    self._native.add(content_hash)
+                else:
+                    self._native.discard(content_hash)
+            ready.append(content_hash)
+        self._draining = bool(self._inbox)
+        if self._draining:
+            QTimer.singleShot(0, self._drain)
+        if ready:
+            self.loaded.emit(ready)
+
+    def clear(self) -> None:
+        self.cache.clear()
+        self.missing.clear()
+        self._native.clear()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._closed = True
+            self._stack.clear()
+            self._queued.clear()
+            self._cond.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    # -- worker thread -----------------------------------------------------------------------
+
+    def _take(self) -> list[bytes] | None:
+        with self._cond:
+            while not self._stack and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            batch = []
+            while self._stack and len(batch) < BATCH:
+                batch.append(self._stack.pop())
+            return batch
+
+    def _work(self) -> None:
+        try:
+            while (batch := self._take()) is not None:
+                try:
+                    found = self._fetch(batch)
+                except Exception:  # database busy or gone: leave them as placeholders for now
+                    found = None
+                items: list[tuple[bytes, QImage | None, bool]] = []
+                if found is not None:
+                    side = self.display_side
+                    for content_hash in batch:
+                        data = found.get(content_hash)
+                        image = decode_thumbnail(data, side) if data else None
+                        # At its stored size: nothing sharper to fetch for a bigger zoom.
+                        native = image is not None and max(image.width(), image.height()) < side
+                        items.append((content_hash, image, native))
+                if items:
+                    try:
+                        self._decoded.emit(items)
+                    except RuntimeError:
+                        return
+                with self._cond:  # after the emit: "pending" stays true until the result is queued
+                    self._queued.difference_update(batch)
+        finally:
+            if self._on_thread_exit is not None:
+                self._on_thread_exit()

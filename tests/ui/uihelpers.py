@@ -1,0 +1,43 @@
+"""Helpers for the GUI tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import TINY_MODEL, draw_photo, install_tiny_model, shared_data  # noqa: F401 (tests/conftest.py)
+
+
+def wait_index_done(qtbot, controller, timeout=30_000):
+    """Wait until indexing has ended and its report has reached the GUI."""
+    qtbot.waitUntil(lambda: not controller.indexing and controller.last_report is not None,
+                    timeout=timeout)
+
+
+def wait_rows(qtbot, model, count, timeout=15_000):
+    qtbot.waitUntil(lambda: model.rowCount() == count, timeout=timeout)
+
+
+# Strict: any Qt warning fails a GUI test, except the offscreen platform's own notices.
+OFFSCREEN_NOISE = r"^This plugin does not support (propagateSizeHints|raise|grabbing)"
+
+GUI_MARKS = [
+    pytest.mark.gui,
+    pytest.mark.qt_log_level_fail("WARNING"),
+    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
+]
+
+
+def qt_log_ignore(*regexes):
+    """A per-test ``qt_log_ignore`` (it replaces the module's, so the offscreen notice is kept)."""
+    return pytest.mark.qt_log_ignore(OFFSCREEN_NOISE, *regexes)
+
+
+def wait_laid_out(qtbot, grid, timeout=5000):
+    """The grid lays out its items in batches after a reset: wait until the last one has a place
+    (keys and clicks before that would move through a half-built layout)."""
+    def done():
+        model = grid.model()
+        rows = model.rowCount()
+        return rows == 0 or grid.visualRect(model.index(rows - 1, 0)).isValid()
+
+    qtbot.waitUntil(done, timeout=timeout)

@@ -1,0 +1,184 @@
+"""Make the desktop-app screenshots shown in the README.
+
+    python tools/screenshots.py            # -> docs/screenshots/*.png
+
+Builds a library in a temporary folder from real photos (../shared/data/animals when present,
+drawn pictures otherwise), indexes it with the offline EfficientNet-Lite0 model (converted locally,
+no download), then renders, offscreen, with the real app:
+
+- main-window.png: the grid of all photos after indexing, the folders on the left;
+- similar-view.png: the photos most similar to a dog photo, ranked, with their similarity;
+- first-run.png: the welcome screen of a new library (folders, model choice);
+- first-run-download.png: the same while ResNet-50 downloads (progress and Cancel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+ANIMALS = REPO.parent / "shared" / "data" / "animals"
+SIZE = (1280, 800)
+
+
+def make_photos(target: Path, per_class: int) -> tuple[str, dict[str, str]]:
+    """Two library folders of camera-roll-like files (IMG_0001.jpg...), the animals interleaved
+    and dated one hour apart; drawn pictures if the real photos are absent."""
+    import random
+
+    pets, zoo = target / "Pets", target / "Zoo"
+    pets.mkdir(parents=True, exist_ok=True)
+    zoo.mkdir(parents=True, exist_ok=True)
+    if ANIMALS.is_dir():
+        sources = [(ANIMALS / kind / name, zoo if kind == "panda" else pets, kind)
+                   for kind in ("cats", "dogs", "panda")
+                   for name in sorted(os.listdir(ANIMALS / kind))[:per_class]]
+        about = f"{len(sources)} photos from {ANIMALS}"
+    else:
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import draw_photo  # the tests' drawing helper
+
+        drawn = target / "drawn"
+        sources = [(draw_photo(drawn / f"{i}.jpg", seed=i, size=(480, 360), quality=90),
+                    pets if i % 3 else zoo, "drawing") for i in range(3 * per_class)]
+        about = f"{len(sources)} drawn pictures (../shared/data/animals is absent)"
+    random.Random(7).shuffle(sources)
+    start = time.time() - len(sources) * 3600
+    kinds = {}
+    for number, (source, folder, kind) in enumerate(sources, 1):
+        dest = folder / f"IMG_{number:04d}.jpg"
+        shutil.copyfile(source, dest)
+        stamp = start + number * 3600
+        os.utime(dest, (stamp, stamp))
+        kinds[str(dest)] = kind
+    shutil.rmtree(target / "drawn", ignore_errors=True)
+    return about, kinds
+
+
+def pump(app, seconds: float, until=None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if until is not None and until():
+            return
+        time.sleep(0.005)
+    if until is not None and not until():
+        raise SystemExit("timed out waiting for the app")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "screenshots")
+    parser.add_argument("--per-class", type=int, default=40, help="photos per animal class")
+    args = parser.parse_args()
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    tmp = Path(tempfile.mkdtemp(prefix="simdesk-shots-"))
+    os.environ["SIMDESK_MODELS_DIR"] = str(tmp / "models")
+    try:
+        return shoot(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def shoot(args, tmp: Path) -> int:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from simdesk.core import models
+    from simdesk.core.library import Library
+    from simdesk.ui.app import build
+
+    app = QApplication([sys.argv[0]])
+    app.setApplicationName("simdesk")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    source, kinds = make_photos(tmp / "Pictures", args.per_class)
+    print(f"photos: {source}")
+    models.install_efficientnet_lite0()
+
+    def settings(name: str) -> QSettings:
+        return QSettings(str(tmp / f"{name}.ini"), QSettings.Format.IniFormat)
+
+    def save(widget, name: str) -> None:
+        path = args.out_dir / name
+        widget.grab().save(str(path))
+        print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+    # Main window and similar view, on an indexed library.
+    library = Library(tmp / "library")
+    library.set_model(models.OFFLINE_MODEL)
+    for folder in ("Pets", "Zoo"):
+        library.add_folder(tmp / "Pictures" / folder)
+    controller, window = build(library, settings("main"), start=False)
+    window.resize(*SIZE)
+    window.show()
+    window.start()
+    pump(app, 300, lambda: not controller.indexing and controller.last_report is not None)
+    browse = window.browse
+    pump(app, 30, lambda: browse.model.rowCount() == controller.last_report.found)
+    grid = browse.grid
+    grid.setCurrentIndex(browse.model.index(0, 0))
+    grid.scrollToTop()
+
+    def thumbnails_loaded(view_grid):
+        model = view_grid.model()
+        rect = view_grid.viewport().rect()
+        rows = [r for r in range(min(model.rowCount(), 200))
+                if view_grid.visualRect(model.index(r, 0)).intersects(rect)]
+        return rows and all(model.listing.hashes[r] in controller.thumbnails.cache for r in rows)
+
+    pump(app, 30, lambda: thumbnails_loaded(grid))
+    pump(app, 0.3)
+    save(window, "main-window.png")
+
+    query = min((path for path, kind in kinds.items() if kind == "dogs"), default=min(kinds))
+    window.similar.k_spin.setValue(24)
+    window.show_similar(str(query))
+    similar = window.similar
+    pump(app, 60, lambda: similar.outcome is not None or similar.error is not None)
+    pump(app, 30, lambda: thumbnails_loaded(similar.grid) and not similar.query_image.pixmap().isNull())
+    pump(app, 0.3)
+    save(window, "similar-view.png")
+    controller.shutdown()
+    window.close()
+    library.close()
+
+    # First run: a new library. The ResNet-50 download is simulated (no network needed): the
+    # real welcome page runs the real install job, whose download reports 40 % and waits.
+    def fake_download(progress=None, cancel=None, **kwargs):
+        total = models.RESNET50_APPROX_BYTES
+        progress(int(total * 0.4), total)
+        cancel.wait(60)
+        raise models.ModelError("cancelled")
+
+    models.install_resnet50 = fake_download
+    fresh = Library(tmp / "new-library")
+    controller, window = build(fresh, settings("first"), start=True)
+    window.resize(*SIZE)
+    window.show()
+    welcome = window.welcome
+    welcome.add_folders([str(tmp / "Pictures")])
+    pump(app, 5, lambda: models.OFFLINE_MODEL in welcome.installed)
+    pump(app, 0.3)
+    save(window, "first-run.png")
+    welcome.start()
+    pump(app, 10, lambda: welcome.progress.value() > 0)
+    pump(app, 0.3)
+    save(window, "first-run-download.png")
+    welcome.cancel_install()
+    pump(app, 10, lambda: welcome.install_job is None)
+    controller.shutdown()
+    window.close()
+    fresh.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
