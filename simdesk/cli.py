@@ -432,6 +432,62 @@ def _count_progress(printer: ProgressPrinter):
     return callback
 
 
+def cmd_map(args) -> int:
+    from simdesk.core.layout import LayoutCancelled
+    from simdesk.core.layout_cache import MapScope
+    from simdesk.core.library import LibraryError
+    from simdesk.core.models import ModelError
+
+    library = _library(args)
+    _show_notices(library)
+    printer = ProgressPrinter()
+    start = time.monotonic()
+    labels = {"loading": "Reading embeddings", "reducing": "PCA", "affinities": "Neighbours",
+              "tsne": "t-SNE", "placing": "Placing", "refining": "Refining", "colours": "Colours",
+              "rendering": "Drawing", "grid": "Grid", "done": "Done"}
+
+    def progress(p) -> None:
+        filled = int(printer.width * p.fraction)
+        bar = "#" * filled + "-" * (printer.width - filled)
+        printer._emit(f"[{bar}] {labels.get(p.phase, p.phase)} {p.done}/{p.total}  "
+                      f"{_fmt_duration(time.monotonic() - start)}")
+
+    if args.folder:
+        scope = MapScope.folder(args.folder)
+    else:
+        scope = MapScope.all()
+    with cancel_on_interrupt() as cancel:
+        try:
+            layout = library.map_layout(scope, recompute=args.recompute, progress=progress,
+                                        cancel=cancel)
+            if len(layout) == 0:
+                raise CliError(f"no indexed photos in {scope.describe()} (model "
+                               f"{library.model_name}, {library.pooling}): run `simdesk index`")
+            how = {"cache": "cached layout", "computed": "laid out",
+                   "updated": f"cached layout, {layout.added} placed, {layout.removed} dropped"}
+            laid = f"{len(layout)} photos ({how[layout.source]}, {_fmt_duration(time.monotonic() - start)})"
+            result = library.export_map(
+                args.out, layout, mode="grid" if args.grid else "tsne", size=args.size,
+                colour_by=args.colour_by, style=args.style, tile=args.tile,
+                title=args.title, progress=progress, cancel=cancel)
+        except LayoutCancelled:
+            printer.finish()
+            _print_err("Stopped; nothing was written.")
+            return EXIT_CANCELLED
+        except (LibraryError, ModelError) as exc:
+            printer.finish()
+            raise CliError(str(exc)) from None
+    printer.finish()
+    shown = f"{result.drawn} drawn" if result.drawn < result.total else "all drawn"
+    _print_err(f"Map of {laid}: {result.path} ({result.width}x{result.height} px, {result.mode}, "
+               f"{result.style} of {result.tile} px, {shown}).")
+    return EXIT_OK
+
+
+# -- duplicates ---------------------------------------------------------------------------------
+
+
+
 def cmd_gui(args) -> int:
     try:
         from simdesk.ui.app import main as gui_main
@@ -517,6 +573,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--resize", choices=("squash", "center_crop"), help="override the resize mode")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("map", help="draw the cluster map (similar photos together) into a PNG")
+    p.add_argument("--out", required=True, metavar="PNG", help="where to write the picture")
+    p.add_argument("--folder", metavar="DIR", help="only the photos under this folder")
+    p.add_argument("--grid", action="store_true", help="a tidy grid that keeps the neighbourhoods")
+    p.add_argument("--colour-by", "--color-by", dest="colour_by", choices=("folder", "date"),
+                   help="frame each photo in the colour of its folder or of its date")
+    p.add_argument("--style", choices=("auto", "thumbnails", "dots"), default="auto",
+                   help="thumbnails, or dots in each photo's average colour (auto: by tile size)")
+    p.add_argument("--size", type=int, default=2400, help="longer side of the map in pixels")
+    p.add_argument("--tile", type=int, default=None, help="thumbnail size in pixels (default: fit)")
+    p.add_argument("--title", default=None, help="a line of text above the map")
+    p.add_argument("--recompute", action="store_true",
+                   help="lay out every photo afresh instead of reusing the cached layout")
+    p.set_defaults(func=cmd_map)
 
     return parser
 

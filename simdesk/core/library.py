@@ -373,3 +373,63 @@ class Library:
     def check_model(self) -> str:
         """Raise ModelError if the chosen model is not installed or is damaged; else its name."""
         return self.manifest().name
+
+    # -- map --
+
+    def map_space(self) -> EmbeddingSpace:
+        """The current model's embedding space, without starting the model (the map only reads)."""
+        manifest = load_model(self.model_name, verify=False)
+        space_for = getattr(self, "_space_for", None)  # the indexer's own rule, where present
+        if space_for is not None:
+            return space_for(manifest, self.pooling)
+        return self.store.ensure_space(manifest.name, manifest.onnx_sha256, self.pooling,
+                                       manifest.embedding_size)
+
+    def map_layout(self, scope=None, *, params=None, recompute: bool = False, progress=None,
+                   cancel: threading.Event | None = None):
+        """The cluster map of ``scope`` (a ``layout_cache.MapScope``; default: every photo).
+
+        Cached in the library: a second open reuses it, photos added since are placed near their
+        neighbours, removed ones dropped; ``recompute`` lays everything out afresh. Runs in the
+        calling thread (a GUI calls it from a worker); ``progress`` gets ``LayoutProgress``
+        reports, setting ``cancel`` raises ``layout.LayoutCancelled``.
+        """
+        from simdesk.core.layout import LayoutParams
+        from simdesk.core.layout_cache import MapScope, load_or_compute
+
+        return load_or_compute(self.store, self.map_space(), scope or MapScope.all(),
+                               params or LayoutParams(), recompute=recompute, progress=progress,
+                               cancel=cancel)
+
+    def map_photos(self, photo_ids):
+        """Paths, folders, dates and content hashes of photos, for hover text and colouring."""
+        from simdesk.core.layout_cache import photo_details
+
+        return photo_details(self.store, photo_ids)
+
+    def map_colours(self, photo_ids, *, progress=None, cancel: threading.Event | None = None) -> np.ndarray:
+        """(N, 3) uint8 average colour of each photo (from its thumbnail), for far-out dots."""
+        from simdesk.core.layout_cache import average_colours
+
+        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        photos = self.map_photos(photo_ids)
+        return average_colours(self.store, photos.content_hashes, progress=progress,
+                               cancel=cancel, cache=cache)
+
+    def export_map(self, out, layout=None, *, mode: str = "tsne", size: int = 2400,
+                   colour_by: str | None = None, style: str = "auto", tile: int | None = None,
+                   title: str | None = None, progress=None, cancel: threading.Event | None = None):
+        """Draw the whole map (``layout``, default the library's) into a PNG; a ``RenderResult``."""
+        from simdesk.core.map_render import render_map
+
+        if layout is None:
+            layout = self.map_layout(progress=progress, cancel=cancel)
+        if len(layout) == 0:
+            raise LibraryError(
+                f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
+            )
+        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        _, result = render_map(self.store, layout, out, mode=mode, size=size, colour_by=colour_by,
+                               style=style, tile=tile, title=title, colour_cache=cache,
+                               progress=progress, cancel=cancel)
+        return result

@@ -1,0 +1,376 @@
+"""The cluster map's data: layouts cached in the library database, and what a map draws per photo.
+
+A layout is cached in the ``layouts`` table under a key made of the embedding space, the scope
+(the whole library, one folder, or an explicit list of photos such as a similar-photos result)
+and the layout parameters. It stores the photo ids it laid out, so that on the next open:
+
+- the same photos: the cached coordinates are used as they are (no computing);
+- photos removed: their points are dropped;
+- photos added: each is placed near its nearest neighbours among the laid-out photos
+  (``layout.place_points``), without laying everything out again;
+- a full recompute happens on request, or once the photos added and removed since the last full
+  layout exceed ``MAX_CHANGE`` (20 %) of it.
+
+``MapLayout.positions`` gives every photo a position in a unit box (x right, y down, as on a
+screen) for the free t-SNE map or the tidy grid; the canvas and the PNG export both draw from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+
+from simdesk.core.layout import (
+    LAYOUT_VERSION,
+    LayoutParams,
+    LayoutProgressCallback,
+    Reporter,
+    compute_layout,
+    grid_cells,
+    place_points,
+    reduce_dimensions,
+)
+from simdesk.core.store import EmbeddingSpace, Store, decode_path, encode_path
+
+MAX_CHANGE = 0.2  # above this share of photos added/removed since the full layout: recompute
+MODES = ("tsne", "grid")
+
+
+@dataclass(frozen=True)
+class MapScope:
+    """Which photos a map shows: ``MapScope.all()``, ``.folder(path)`` or ``.photos(ids)``."""
+
+    kind: str = "all"
+    folder_path: str | None = None
+    photo_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def all(cls) -> "MapScope":
+        return cls("all")
+
+    @classmethod
+    def folder(cls, path: str | os.PathLike) -> "MapScope":
+        return cls("folder", folder_path=os.path.abspath(os.fspath(path)))
+
+    @classmethod
+    def photos(cls, photo_ids: Iterable[int]) -> "MapScope":
+        return cls("photos", photo_ids=tuple(sorted({int(i) for i in photo_ids})))
+
+    @property
+    def key(self) -> str:
+        if self.kind == "all":
+            return "all"
+        if self.kind == "folder":
+            digest = hashlib.sha1(encode_path(self.folder_path)).hexdigest()[:16]
+            return f"folder:{digest}"
+        digest = hashlib.sha1(np.asarray(self.photo_ids, dtype="<i8").tobytes()).hexdigest()[:16]
+        return f"photos:{digest}"
+
+    def describe(self) -> str:
+        if self.kind == "all":
+            return "the whole library"
+        if self.kind == "folder":
+            return f"folder {self.folder_path}"
+        return f"{len(self.photo_ids)} chosen photos"
+
+
+@dataclass
+class MapLayout:
+    """Map coordinates of photos: row i of ``coords`` is photo ``photo_ids[i]`` (ids ascending)."""
+
+    key: str
+    space_id: int
+    photo_ids: np.ndarray  # (N,) int64
+    coords: np.ndarray  # (N, 2) float32, raw t-SNE units
+    params: LayoutParams
+    created_at: float
+    source: str = "computed"  # "cache" (used as stored), "updated" (added/dropped), "computed"
+    added: int = 0  # photos placed into a cached layout by this open
+    removed: int = 0  # photos dropped from a cached layout by this open
+    full_count: int = 0  # photos in the last full layout
+    changed_since_full: int = 0  # photos placed or dropped since then
+    _rows: dict | None = field(default=None, repr=False)
+    _grid: tuple | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.photo_ids)
+
+    def row_of(self, photo_id: int) -> int | None:
+        if self._rows is None:
+            self._rows = {int(p): i for i, p in enumerate(self.photo_ids)}
+        return self._rows.get(int(photo_id))
+
+    def grid(self, leaf_size: int | None = None) -> tuple[np.ndarray, int, int]:
+        """(cells (N,2) as (column, row), columns, rows) of the tidy grid; computed once."""
+        if self._grid is None:
+            self._grid = grid_cells(self.coords, leaf_size=leaf_size)
+        return self._grid
+
+    def positions(self, mode: str = "tsne") -> np.ndarray:
+        """(N, 2) float64 positions in a box of size ``extent(mode)`` (longest side 1), y down.
+
+        "tsne": the free layout scaled to fit; "grid": the centre of each photo's grid cell.
+        """
+        n = len(self)
+        if n == 0:
+            return np.zeros((0, 2))
+        if mode == "grid":
+            cells, cols, rows = self.grid()
+            return (cells.astype(np.float64) + 0.5) / max(cols, rows)
+        if mode != "tsne":
+            raise ValueError(f"unknown map mode {mode!r}; choose one of {', '.join(MODES)}")
+        pts = self.coords.astype(np.float64).copy()
+        pts[:, 1] = -pts[:, 1]
+        lo = pts.min(axis=0)
+        span = float((pts.max(axis=0) - lo).max())
+        if span <= 0:
+            return np.full((n, 2), 0.5)
+        # Half a typical spacing of margin so that thumbnails at the edge stay inside the box.
+        margin = 0.5 / np.sqrt(n)
+        return margin + (pts - lo) / span * (1 - 2 * margin)
+
+    def extent(self, mode: str = "tsne") -> tuple[float, float]:
+        """Width and height of the box ``positions(mode)`` lie in (the longer one is 1)."""
+        if len(self) == 0:
+            return 1.0, 1.0
+        if mode == "grid":
+            _, cols, rows = self.grid()
+            m = max(cols, rows)
+            return cols / m, rows / m
+        span = self.coords.max(axis=0) - self.coords.min(axis=0)
+        longest = float(span.max())
+        if longest <= 0:
+            return 1.0, 1.0
+        return float(span[0] / longest), float(span[1] / longest)
+
+    def cell_size(self, mode: str = "tsne") -> float:
+        """A tile size (in the unit box) that lets photos sit side by side without much overlap."""
+        if len(self) == 0:
+            return 1.0
+        if mode == "grid":
+            _, cols, rows = self.grid()
+            return 1.0 / max(cols, rows)
+        w, h = self.extent("tsne")
+        return float(np.sqrt(w * h / len(self)))
+
+
+# -- the photos ---------------------------------------------------------------------------------
+
+
+def scope_embeddings(store: Store, space: EmbeddingSpace, scope: MapScope) -> tuple[np.ndarray, np.ndarray]:
+    """(ids ascending, vectors) of the embedded photos in ``scope``."""
+    ids, vectors = store.load_embeddings(space)
+    if scope.kind == "all" or len(ids) == 0:
+        return ids, vectors
+    if scope.kind == "photos":
+        keep = np.isin(ids, np.asarray(scope.photo_ids, dtype=np.int64))
+    elif scope.kind == "folder":
+        prefix = encode_path(scope.folder_path.rstrip(os.sep) + os.sep)
+        rows = store.connection.execute("SELECT id, path FROM photos").fetchall()
+        inside = np.fromiter((pid for pid, path in rows if bytes(path).startswith(prefix)),
+                             dtype=np.int64)
+        keep = np.isin(ids, inside)
+    else:
+        raise ValueError(f"unknown scope {scope.kind!r}")
+    return ids[keep], vectors[keep]
+
+
+@dataclass
+class MapPhotos:
+    """Per-photo details a map draws, aligned with the ids they were asked for.
+
+    ``folder`` is the photo's own folder (its parent directory); ``time`` the capture time, else
+    the file's modification time (POSIX seconds). Photos no longer in the library get "" and NaN.
+    """
+
+    photo_ids: np.ndarray
+    paths: list[str]
+    folders: list[str]
+    times: np.ndarray
+    content_hashes: list[bytes | None]
+
+
+def photo_details(store: Store, photo_ids: Iterable[int]) -> MapPhotos:
+    ids = np.asarray(list(photo_ids), dtype=np.int64)
+    records = store.photos_by_ids(ids)
+    paths, folders, hashes = [], [], []
+    times = np.full(len(ids), np.nan)
+    for i, pid in enumerate(ids):
+        rec = records.get(int(pid))
+        if rec is None:
+            paths.append("")
+            folders.append("")
+            hashes.append(None)
+            continue
+        paths.append(rec.path)
+        folders.append(os.path.dirname(rec.path))
+        hashes.append(rec.content_hash)
+        times[i] = rec.capture_time if rec.capture_time is not None else rec.mtime_ns / 1e9
+    return MapPhotos(ids, paths, folders, times, hashes)
+
+
+def average_colours(store: Store, content_hashes: Iterable[bytes | None], *,
+                    progress: LayoutProgressCallback | None = None,
+                    cancel: threading.Event | None = None,
+                    cache: dict | None = None) -> np.ndarray:
+    """(N, 3) uint8 average colour of each photo, from its stored thumbnail (grey if none).
+
+    The JPEG is decoded at 1/8 scale (``draft``), about 0.2 ms a photo. Pass a dict as ``cache``
+    to keep the colours between calls (keyed by content hash).
+    """
+    from PIL import Image
+
+    hashes = list(content_hashes)
+    out = np.full((len(hashes), 3), 128, dtype=np.uint8)
+    report = Reporter(progress, cancel, {"colours": (0.0, 1.0)})
+    for i, chash in enumerate(hashes):
+        if i % 500 == 0:
+            report("colours", i, len(hashes))
+        if chash is None:
+            continue
+        if cache is not None and chash in cache:
+            out[i] = cache[chash]
+            continue
+        jpeg = store.thumbnail(chash)
+        if jpeg is None:
+            continue
+        try:
+            with Image.open(io.BytesIO(jpeg)) as img:
+                img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+                rgb = np.asarray(img.convert("RGB"), dtype=np.float32)
+            colour = rgb.reshape(-1, 3).mean(axis=0).round().astype(np.uint8)
+        except (OSError, ValueError):
+            continue
+        out[i] = colour
+        if cache is not None:
+            cache[chash] = colour
+    report("colours", len(hashes), len(hashes))
+    return out
+
+
+# -- the cache ----------------------------------------------------------------------------------
+
+
+def layout_key(space_id: int, scope: MapScope, params: LayoutParams) -> str:
+    digest = hashlib.sha1(params.to_json().encode()).hexdigest()[:12]
+    return f"map/v{LAYOUT_VERSION}/space:{space_id}/{scope.key}/params:{digest}"
+
+
+def read_layout(store: Store, key: str) -> MapLayout | None:
+    row = store.connection.execute(
+        "SELECT space_id, created_at, photo_ids, coords, params FROM layouts WHERE key = ?", (key,)
+    ).fetchone()
+    if row is None:
+        return None
+    space_id, created_at, ids_blob, coords_blob, params_json = row
+    try:
+        meta = json.loads(params_json)
+        ids = np.frombuffer(ids_blob, dtype="<i8").astype(np.int64)
+        coords = np.frombuffer(coords_blob, dtype="<f4").astype(np.float32).reshape(-1, 2)
+        if len(ids) != len(coords) or not np.all(np.isfinite(coords)):
+            return None
+        params = LayoutParams.from_dict(meta.get("params", {}))
+    except (ValueError, TypeError, AttributeError):
+        return None  # a damaged row is simply recomputed
+    return MapLayout(key, space_id, ids, coords, params, created_at, source="cache",
+                     full_count=int(meta.get("full_count", len(ids))),
+                     changed_since_full=int(meta.get("changed_since_full", 0)))
+
+
+def write_layout(store: Store, layout: MapLayout, scope: MapScope) -> None:
+    meta = {
+        "version": LAYOUT_VERSION,
+        "params": json.loads(layout.params.to_json()),
+        "scope": scope.describe(),
+        "full_count": layout.full_count,
+        "changed_since_full": layout.changed_since_full,
+    }
+    with store.transaction():
+        store.connection.execute(
+            "INSERT OR REPLACE INTO layouts(key, space_id, created_at, photo_ids, coords, params) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (layout.key, layout.space_id, layout.created_at,
+             np.ascontiguousarray(layout.photo_ids, dtype="<i8").tobytes(),
+             np.ascontiguousarray(layout.coords, dtype="<f4").tobytes(),
+             json.dumps(meta, sort_keys=True)),
+        )
+
+
+def delete_layouts(store: Store, space_id: int | None = None) -> int:
+    """Forget cached layouts (of one space, or all)."""
+    with store.transaction():
+        if space_id is None:
+            cur = store.connection.execute("DELETE FROM layouts")
+        else:
+            cur = store.connection.execute("DELETE FROM layouts WHERE space_id = ?", (space_id,))
+    return cur.rowcount
+
+
+def load_or_compute(
+    store: Store,
+    space: EmbeddingSpace,
+    scope: MapScope = MapScope.all(),
+    params: LayoutParams = LayoutParams(),
+    *,
+    recompute: bool = False,
+    progress: LayoutProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    max_change: float = MAX_CHANGE,
+) -> MapLayout:
+    """The map layout of ``scope``: from the cache when it is still valid, updated in place when
+    a few photos came or went, computed afresh otherwise (or when ``recompute``)."""
+    report = Reporter(progress, cancel, {"loading": (0.0, 0.03)})
+    report("loading", 0, 1, "reading embeddings")
+    ids, vectors = scope_embeddings(store, space, scope)
+    report("loading", 1, 1)
+    key = layout_key(space.id, scope, params)
+    now = time.time()
+    if len(ids) == 0:
+        return MapLayout(key, space.id, ids, np.zeros((0, 2), dtype=np.float32), params, now,
+                         source="computed")
+    cached = None if recompute else read_layout(store, key)
+    if cached is not None:
+        if len(cached.photo_ids) == len(ids) and np.array_equal(cached.photo_ids, ids):
+            report("done", 1, 1, "cached layout")
+            return cached
+        keep = np.isin(cached.photo_ids, ids)
+        is_new = ~np.isin(ids, cached.photo_ids)
+        removed, added = int((~keep).sum()), int(is_new.sum())
+        changed = cached.changed_since_full + removed + added
+        if keep.sum() >= 5 and changed <= max_change * max(cached.full_count, 1):
+            coords = np.empty((len(ids), 2), dtype=np.float32)
+            coords[~is_new] = cached.coords[keep]  # both in ascending id order
+            if added:
+                report.spans.update({"reducing": (0.03, 0.3), "placing": (0.3, 0.5),
+                                     "refining": (0.5, 0.99)})
+                report("reducing", 0, 1, f"placing {added} new photos")
+                features = reduce_dimensions(vectors, params.pca_components, params.seed)
+                report("reducing", 1, 1)
+                coords[is_new] = place_points(
+                    features[~is_new], coords[~is_new], features[is_new], k=params.neighbors,
+                    refine_iter=params.refine_iter, seed=params.seed + changed, report=report)
+            layout = MapLayout(key, space.id, ids, coords, params, now, source="updated",
+                               added=added, removed=removed, full_count=cached.full_count,
+                               changed_since_full=changed)
+            write_layout(store, layout, scope)
+            report("done", 1, 1)
+            return layout
+    report.spans.update({"reducing": (0.03, 0.07), "affinities": (0.07, 0.12)})
+    sampled = len(ids) > params.sample_size
+    tsne_end = 0.8 if sampled else 0.98
+    report.spans.update({"tsne": (0.12, tsne_end), "placing": (tsne_end, tsne_end + 0.04),
+                         "refining": (tsne_end + 0.04, 0.99)})
+    coords = compute_layout(vectors, params, report=report)
+    layout = MapLayout(key, space.id, ids, coords, params, now, source="computed",
+                       full_count=len(ids), changed_since_full=0)
+    write_layout(store, layout, scope)
+    report("done", 1, 1)
+    return layout
