@@ -168,3 +168,12 @@ def test_version_1_database_is_migrated_keeping_its_data(tmp_path):
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"dismissed_pairs", "trash_journal", "layouts"} <= tables
     db.close()
+
+
+def test_photo_ids_are_never_reused(store):
+    add_photo(store, "/a.jpg")
+    add_photo(store, "/b.jpg")
+    last = store.photo_by_path("/b.jpg").id
+    store.delete_photos(["/b.jpg"])
+    add_photo(store, "/c.jpg")
+    assert store.photo_by_path("/c.jpg").id > last

@@ -16,7 +16,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -108,7 +108,7 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
             added_at REAL NOT NULL
         );
         CREATE TABLE photos (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: layouts and the GUI keep ids
             path BLOB NOT NULL UNIQUE,
             folder_id INTEGER REFERENCES folders(id) ON DELETE CASCADE,
             size INTEGER NOT NULL,
