@@ -487,6 +487,260 @@ def cmd_map(args) -> int:
 # -- duplicates ---------------------------------------------------------------------------------
 
 
+def _fmt_date(seconds: float | None) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(seconds)) if seconds is not None else "no date"
+
+
+def _dup_progress(printer: ProgressPrinter, label: str):
+    def callback(p) -> None:
+        total = max(p.total, 1)
+        filled = int(printer.width * p.done / total)
+        bar = "#" * filled + "-" * (printer.width - filled)
+        line = f"{label} [{bar}] {p.done}/{p.total}"
+        if getattr(p, "rate", None):
+            line += f"  {p.rate:.1f} photos/s  ETA {_fmt_duration(p.eta_seconds)}"
+        printer._emit(line, final=p.done >= p.total)
+
+    return callback
+
+
+def _scan_progress(printer: ProgressPrinter):
+    def callback(p) -> None:
+        if p.phase == "comparing":
+            total = max(p.total, 1)
+            filled = int(printer.width * p.done / total)
+            bar = "#" * filled + "-" * (printer.width - filled)
+            printer._emit(f"Comparing [{bar}] {100 * p.done / total:.0f}%")
+
+    return callback
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal; anything but yes is no."""
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _print_groups(scan, groups, threshold: float) -> None:
+    near = sum(1 for g in groups if g.kind == "near")
+    print(f"{len(groups)} duplicate groups ({len(groups) - near} byte-identical, {near} near) among "
+          f"{len(scan.photos)} photos; threshold {threshold:.2f}, {scan.model}, {scan.descriptor}.")
+    for number, group in enumerate(groups, 1):
+        kind = "byte-identical copies" if group.kind == "exact" else "near-duplicates"
+        print(f"\nGroup {number}: {len(group.members)} {kind}, {_fmt_bytes(group.reclaimable_bytes)} "
+              f"to reclaim")
+        for member in group.members:
+            if member.path == group.keep:
+                role, note = "keep ", f"  <- {group.reason}"
+            elif member.reference:
+                role, note = "ref  ", "  (reference folder: never deleted)"
+            else:
+                same = "identical" if member.content_hash == group.kept.content_hash else f"{member.similarity:.2f}"
+                role, note = "extra", f"  similarity {same}"
+            dims = f"{member.width}x{member.height}" if member.pixels else "?x?"
+            print(f"  {role} {member.path}  {dims}  {_fmt_bytes(member.size)}  {_fmt_date(member.capture_time)}{note}")
+
+
+def _print_trash_report(report) -> None:
+    moved = len(report.moved)
+    lines = [f"Moved {moved} file{'s' if moved != 1 else ''}, {_fmt_bytes(report.bytes)}, to the Trash."]
+    for path, why in report.skipped:
+        lines.append(f"skipped {path}: {why}")
+    if moved:
+        lines.append(f"Undo with `simdesk undo` (batch {report.batch}).")
+    _print_err("\n".join(lines))
+
+
+def cmd_duplicates(args) -> int:
+    from simdesk.core.duplicates import DuplicateError
+    from simdesk.core.library import LibraryError
+    from simdesk.core.models import ModelError
+    from simdesk.core.trash import TrashError, platform_support
+
+    library = _library(args)
+    _show_notices(library)
+    for path, what in library.reconcile_trash().settled:
+        _print_err(f"note: an interrupted move to the Trash was settled: {path}: {what}")
+    printer = ProgressPrinter()
+    rotations = not args.no_rotations
+    try:
+        if args.keep_rule:
+            library.set_duplicate_keep_rule(args.keep_rule)
+        if not args.fast:
+            _ensure_model(library.model_name, printer)
+            missing = library.duplicates_missing(rotations)
+            if missing:
+                _print_err(f"Preparing duplicate detection for {missing} photos (once per photo)…")
+                with cancel_on_interrupt() as cancel:
+                    report = library.prepare_duplicates(
+                        rotations=rotations, progress=_dup_progress(printer, "Describing"), cancel=cancel)
+                printer.finish()
+                for path, why in report.skipped:
+                    _print_err(f"not compared {path}: {why}")
+                if report.cancelled:
+                    _print_err("Stopped. Run the same command again to resume.")
+                    return EXIT_CANCELLED
+        with cancel_on_interrupt() as cancel:
+            try:
+                scan = library.find_duplicates(args.threshold, fast=args.fast, rotations=rotations,
+                                               progress=_scan_progress(printer), cancel=cancel)
+            except InterruptedError:
+                printer.finish()
+                _print_err("Stopped.")
+                return EXIT_CANCELLED
+        printer.finish()
+        groups = library.duplicate_groups(scan)
+    except (LibraryError, ModelError, DuplicateError) as exc:
+        printer.finish()
+        raise CliError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"threshold": scan.threshold, "model": scan.model,
+                          "groups": [g.to_json() for g in groups]}, indent=2, ensure_ascii=False))
+    else:
+        _print_groups(scan, groups, scan.threshold)
+    if scan.not_compared:
+        _print_err(f"note: {scan.not_compared} photos have no duplicate descriptor yet; only their "
+                   "byte-identical copies were looked for.")
+    plan = library.plan_trash(groups)
+    if not args.trash_extras:
+        if not args.json and plan.files:
+            copies = "extra copy" if plan.files == 1 else "extra copies"
+            print(f"\n{plan.files} {copies}, {_fmt_bytes(plan.bytes)}: run with --trash-extras "
+                  "to move them to the Trash (you will be asked first; `simdesk undo` puts them back).")
+        return EXIT_OK
+    support = platform_support()
+    if not support.can_trash:
+        raise CliError(support.message)
+    for path, why in plan.skipped:
+        _print_err(f"not moving {path}: {why}")
+    if not plan.files:
+        _print_err("Nothing to move to the Trash.")
+        return EXIT_OK
+    if not args.yes:
+        if not sys.stdin or not sys.stdin.isatty():
+            raise CliError(f"{plan.summary()}? Not without confirmation: run in a terminal, or add --yes")
+        if not _ask(f"{plan.summary()}?"):
+            _print_err("Nothing was moved.")
+            return EXIT_OK
+    try:
+        report = library.trash_duplicates(plan)
+    except TrashError as exc:
+        raise CliError(str(exc)) from None
+    _print_trash_report(report)
+    return EXIT_OK
+
+
+def cmd_undo(args) -> int:
+    from simdesk.core.trash import TrashError
+
+    library = _library(args)
+    _show_notices(library)
+    if args.list:
+        batches = library.trash_batches()
+        if not batches:
+            print("Nothing was moved to the Trash from this library.")
+        for b in batches:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(b.at))
+            print(f"{b.batch}  {when}  {b.trashed} in the Trash ({_fmt_bytes(b.bytes)}), {b.restored} restored")
+        return EXIT_OK
+    try:
+        report = library.undo_trash(args.batch)
+    except TrashError as exc:
+        raise CliError(str(exc)) from None
+    if report.batch is None:
+        print("Nothing to undo: no files from this library are in the Trash.")
+        return EXIT_OK
+    print(f"Restored {len(report.restored)} file{'s' if len(report.restored) != 1 else ''} "
+          f"(batch {report.batch}).")
+    for path in report.restored:
+        print(f"  {path}")
+    for path, why in report.refused:
+        _print_err(f"not restored {path}: {why}")
+    return EXIT_ERROR if report.refused else EXIT_OK
+
+
+def cmd_reference(args) -> int:
+    from simdesk.core.library import LibraryError
+
+    library = _library(args)
+    _show_notices(library)
+    if args.action == "add":
+        for folder in args.paths:
+            try:
+                print(f"reference folder: {library.add_reference_folder(folder)} (never deleted from)")
+            except LibraryError as exc:
+                raise CliError(str(exc)) from None
+    elif args.action == "remove":
+        for folder in args.paths:
+            if not library.remove_reference_folder(folder):
+                raise CliError(f"{os.path.abspath(folder)} is not a reference folder")
+            print(f"no longer a reference folder: {os.path.abspath(folder)}")
+    else:
+        for folder in library.reference_folders:
+            print(folder)
+    return EXIT_OK
+
+
+def cmd_not_duplicates(args) -> int:
+    from simdesk.core.library import LibraryError
+
+    library = _library(args)
+    _show_notices(library)
+    try:
+        added = library.dismiss_duplicates(args.photos)
+    except LibraryError as exc:
+        raise CliError(str(exc)) from None
+    print(f"Marked {len(args.photos)} photos as not duplicates of each other ({added} new marks).")
+    return EXIT_OK
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError("the threshold is a similarity between 0 and 1")
+    return value
+
+
+def _add_duplicate_commands(sub) -> None:
+    # No simdesk.core imports here: building the parser must stay instant (`simdesk --help`).
+    p = sub.add_parser("duplicates", help="find byte-identical and near-duplicate photos; "
+                                          "optionally move the extra copies to the Trash")
+    p.add_argument("--threshold", type=_threshold, default=None,
+                   help="similarity from which photos count as copies (default: the calibrated "
+                        "value, shown with the results; higher: only closer copies)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"threshold", "model", "groups": [{"keep", "paths"}]}')
+    p.add_argument("--keep-rule", metavar="RULE",
+                   help="which copy to keep, as an order of criteria, saved for next time "
+                        "(default pixels,size,oldest,shortest_path; also newest)")
+    p.add_argument("--trash-extras", action="store_true",
+                   help="move every group's extra copies to the Trash (asks first)")
+    p.add_argument("--yes", action="store_true", help="with --trash-extras: do not ask")
+    p.add_argument("--fast", action="store_true",
+                   help="compare the library's own vectors (no preparation; finds fewer edited copies)")
+    p.add_argument("--no-rotations", action="store_true",
+                   help="do not look for copies turned by 90 degrees (prepares and compares faster)")
+    p.set_defaults(func=cmd_duplicates)
+
+    p = sub.add_parser("undo", help="put back the files the last --trash-extras moved to the Trash")
+    p.add_argument("--batch", help="which trash action to undo (see --list; default: the latest)")
+    p.add_argument("--list", action="store_true", help="list the trash actions of this library")
+    p.set_defaults(func=cmd_undo)
+
+    p = sub.add_parser("reference", help="list, add or remove reference folders (never deleted from)")
+    p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    p.add_argument("paths", nargs="*", metavar="FOLDER")
+    p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("not-duplicates", help="mark photos as not duplicates of each other, for good")
+    p.add_argument("photos", nargs="+", metavar="PHOTO")
+    p.set_defaults(func=cmd_not_duplicates)
+
 
 def cmd_gui(args) -> int:
     try:
@@ -588,7 +842,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recompute", action="store_true",
                    help="lay out every photo afresh instead of reusing the cached layout")
     p.set_defaults(func=cmd_map)
-
+    _add_duplicate_commands(sub)
     return parser
 
 

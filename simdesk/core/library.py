@@ -433,3 +433,164 @@ class Library:
                                style=style, tile=tile, title=title, colour_cache=cache,
                                progress=progress, cancel=cancel)
         return result
+
+    # -- duplicates --
+
+    @property
+    def reference_folders(self) -> list[str]:
+        """Folders whose photos are never proposed for, nor moved to, the Trash."""
+        return list(self._settings.get("reference_folders", []))
+
+    def add_reference_folder(self, folder: str | os.PathLike) -> str:
+        path = os.path.abspath(os.fspath(folder))
+        if not os.path.isdir(path):
+            raise LibraryError(f"{path} is not a folder")
+        folders = self.reference_folders
+        if path not in folders:
+            self._settings["reference_folders"] = folders + [path]
+            self._write_settings()
+        return path
+
+    def remove_reference_folder(self, folder: str | os.PathLike) -> bool:
+        path = os.path.abspath(os.fspath(folder))
+        folders = self.reference_folders
+        if path not in folders:
+            return False
+        folders.remove(path)
+        self._settings["reference_folders"] = folders
+        self._write_settings()
+        return True
+
+    @property
+    def duplicate_keep_rule(self) -> tuple[str, ...]:
+        """The order of criteria that picks the copy to keep (see duplicates.KEEP_CRITERIA)."""
+        from simdesk.core.duplicates import DuplicateError, parse_keep_rule
+
+        try:
+            return parse_keep_rule(self._settings.get("duplicate_keep_rule"))
+        except DuplicateError:
+            return parse_keep_rule(None)
+
+    def set_duplicate_keep_rule(self, rule) -> tuple[str, ...]:
+        from simdesk.core.duplicates import DuplicateError, parse_keep_rule
+
+        try:
+            parsed = parse_keep_rule(rule)
+        except DuplicateError as exc:
+            raise LibraryError(str(exc)) from None
+        self._settings["duplicate_keep_rule"] = list(parsed)
+        self._write_settings()
+        return parsed
+
+    def duplicate_descriptor_model(self):
+        """The model cut at its mid-level layer, for duplicate descriptors (loads the ONNX file)."""
+        from simdesk.core.dup_descriptors import descriptor_model
+
+        return descriptor_model(self.manifest())
+
+    def prepare_duplicates(self, *, rotations: bool = True, progress=None,
+                           cancel: threading.Event | None = None, workers: int | None = None):
+        """Compute the duplicate descriptors photos lack (once per photo; resumable). A report."""
+        from simdesk.core.dup_descriptors import update_descriptors
+
+        return update_descriptors(self.store, self.duplicate_descriptor_model(), rotations=rotations,
+                                  progress=progress, cancel=cancel, workers=workers)
+
+    def duplicates_missing(self, rotations: bool = True) -> int:
+        """How many photos still need duplicate descriptors (``prepare_duplicates`` computes them)."""
+        from simdesk.core.dup_descriptors import missing_descriptors
+
+        return missing_descriptors(self.store, self.duplicate_descriptor_model().spec, rotations)
+
+    def find_duplicates(self, threshold: float | None = None, *, fast: bool = False,
+                        rotations: bool = True, floor: float | None = None, progress=None,
+                        cancel: threading.Event | None = None):
+        """Scan for duplicate groups; a ``DuplicateScan`` (``scan.groups(...)`` lists them).
+
+        Uses the duplicate descriptors (run ``prepare_duplicates`` first; photos without one are
+        only checked for byte-identical copies). ``fast``: the library's own vectors instead (no
+        preparation, fewer edited copies found). ``threshold`` None: the calibrated default.
+        """
+        from simdesk.core import duplicates
+        from simdesk.core.dup_descriptors import descriptor_spaces
+
+        self.reconcile_trash()
+        store = self.store
+        if fast:
+            if threshold is None:
+                threshold = duplicates.DEFAULT_THRESHOLD_LIBRARY_VECTORS
+            space = self._space_for(load_model(self.model_name, verify=False), self.pooling)
+            descriptor = f"library vectors ({self.pooling} pooling), whitened"
+            return duplicates.scan(store, lambda: (*store.load_embeddings(space), None), threshold=threshold,
+                                   floor=floor, model=self.model_name, descriptor=descriptor,
+                                   progress=progress, cancel=cancel)
+        if threshold is None:
+            threshold = duplicates.DEFAULT_THRESHOLD
+        model = self.duplicate_descriptor_model()
+        spaces = descriptor_spaces(store, model.spec)
+
+        def load():
+            # Loaded inside the scan, one raw matrix at a time (100,000 photos: 270 MB each).
+            ids, upright = store.load_embeddings(spaces["upright"])
+
+            def turned():
+                """Turned views aligned with ``ids``; a photo without one is compared upright only."""
+                rot_ids, rot = store.load_embeddings(spaces["rot90"])
+                if np.array_equal(rot_ids, ids):
+                    return rot
+                aligned = store.load_embeddings(spaces["upright"])[1]
+                _, a, b = np.intersect1d(ids, rot_ids, assume_unique=True, return_indices=True)
+                aligned[a] = rot[b]
+                return aligned
+
+            return ids, upright, turned if rotations else None
+
+        descriptor = (f"{model.spec.layer} GeM, whitened"
+                      + (", upright and turned 90 degrees" if rotations else ""))
+        return duplicates.scan(store, load, threshold=threshold, floor=floor, model=self.model_name,
+                               descriptor=descriptor, progress=progress, cancel=cancel)
+
+    def duplicate_groups(self, scan, threshold: float | None = None, keep_rule=None,
+                         separate_shots: bool = True):
+        """``scan.groups`` with this library's keep rule and reference folders."""
+        return scan.groups(threshold, keep_rule=keep_rule or self.duplicate_keep_rule,
+                           reference_folders=self.reference_folders, separate_shots=separate_shots)
+
+    def dismiss_duplicates(self, paths) -> int:
+        """Mark these library photos as "not a duplicate" of each other, for good."""
+        from simdesk.core.duplicates import DuplicateError, dismiss, hashes_of
+
+        try:
+            hashes = hashes_of(self.store, [os.fspath(p) for p in paths])
+        except DuplicateError as exc:
+            raise LibraryError(str(exc)) from None
+        return dismiss(self.store, hashes)
+
+    def plan_trash(self, groups, selected=None):
+        """A ``TrashPlan`` of the ticked copies (None: every group's proposed extras)."""
+        from simdesk.core.trash import TrashPlan
+
+        return TrashPlan.from_groups(groups, selected, self.reference_folders)
+
+    def trash_duplicates(self, plan):
+        """Move the plan's files to the Trash, journaled; a ``TrashReport`` (its batch undoes it)."""
+        from simdesk.core.trash import move_to_trash
+
+        return move_to_trash(self.store, plan, self.reference_folders)
+
+    def undo_trash(self, batch: str | None = None):
+        """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
+        from simdesk.core.trash import undo
+
+        return undo(self.store, batch)
+
+    def trash_batches(self):
+        from simdesk.core.trash import batches
+
+        return batches(self.store)
+
+    def reconcile_trash(self):
+        """Settle trash moves a crash interrupted (call at start-up); a ``ReconcileReport``."""
+        from simdesk.core.trash import reconcile
+
+        return reconcile(self.store)
