@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from simdesk.core.library import Library
+from simdesk.resources import APP_ID, app_icon
 from simdesk.ui.controller import AppController
 from simdesk.ui.mainwindow import MainWindow
 from simdesk.ui.settings import default_settings
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None, library_dir: str | os.PathLike | None = 
     app.setOrganizationName("simdesk")
     app.setApplicationName("simdesk")
     app.setApplicationDisplayName("simdesk")
-    app.setDesktopFileName("simdesk")
+    app.setDesktopFileName(APP_ID)  # the .desktop file's name: Wayland finds the icon by it
+    app.setWindowIcon(app_icon())
     library = Library(library_dir)
     controller, window = build(library)
     window.show()
