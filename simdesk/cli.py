@@ -196,6 +196,8 @@ def cmd_index(args) -> int:
         except LibraryError as exc:
             raise CliError(str(exc)) from None
         _print_err(f"Library folder: {added}")
+    if not args.model and not library.model_chosen:
+        args.model = _first_model_choice()
     if args.model or args.pooling:
         library.set_model(args.model, args.pooling)
     printer = ProgressPrinter()
@@ -212,6 +214,18 @@ def cmd_index(args) -> int:
     printer.finish()
     _print_index_report(report)
     return EXIT_CANCELLED if report.cancelled else EXIT_OK
+
+
+def _first_model_choice() -> str:
+    """A new library's model: ResNet-50, unless only the offline model is installed."""
+    from simdesk.core import models
+
+    installed = {m.name for m in models.installed_models()}
+    if models.DEFAULT_MODEL not in installed and models.OFFLINE_MODEL in installed:
+        _print_err(f"Using the installed offline model {models.OFFLINE_MODEL} "
+                   f"(`--model {models.DEFAULT_MODEL}` to download and use ResNet-50 instead).")
+        return models.OFFLINE_MODEL
+    return models.DEFAULT_MODEL
 
 
 def _print_index_report(report) -> None:
@@ -413,9 +427,9 @@ def cmd_eval(args) -> int:
           f"{len(report['classes'])} classes; relevant = same class, query excluded")
     if report["skipped"]:
         print(f"({report['skipped']} files could not be decoded and were left out)")
-    print(f"{'pooling':<12} {'P@1':>6} {'P@10':>6} {'mAP':>6}")
+    print(f"{'pooling':<18} {'P@1':>6} {'P@10':>6} {'mAP':>6}")
     for name, scores in report["results"].items():
-        print(f"{name:<12} {scores['P@1']:6.3f} {scores['P@10']:6.3f} {scores['mAP']:6.3f}")
+        print(f"{name:<18} {scores['P@1']:6.3f} {scores['P@10']:6.3f} {scores['mAP']:6.3f}")
     return EXIT_OK
 
 

@@ -148,3 +148,17 @@ def test_foreign_database_is_refused_with_a_clear_message(tmp_path, capsys):
     db.close()
     code, out, err = run(capsys, "--library", str(lib), "status")
     assert code == 1 and "another program" in err and "Traceback" not in err
+
+
+def test_new_library_uses_the_installed_offline_model(library_dir, models_dir, photo_folder,
+                                                      capsys, monkeypatch):
+    from simdesk.core import models
+
+    models.install_efficientnet_lite0()
+    code, out, err = run(capsys, "index", str(photo_folder))
+    assert code == 0, err
+    assert "Using the installed offline model" in err and "7 indexed" in err
+    # The choice is kept: installing ResNet-50 later does not switch the library silently.
+    from simdesk.core.library import Library
+
+    assert Library(library_dir).model_name == "efficientnet-lite0"

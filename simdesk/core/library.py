@@ -107,7 +107,9 @@ class Library:
         return self.directory / DB_NAME
 
     def _read_settings(self) -> dict:
-        defaults = {"folders": [], "model": DEFAULT_MODEL, "pooling": DEFAULT_POOLING}
+        # model None: not chosen yet (DEFAULT_MODEL is used; the CLI and the first-run screen
+        # settle it once, so a model installed later never switches a library silently).
+        defaults = {"folders": [], "model": None, "pooling": DEFAULT_POOLING}
         try:
             data = json.loads(self.settings_path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
@@ -135,7 +137,11 @@ class Library:
 
     @property
     def model_name(self) -> str:
-        return self._settings["model"]
+        return self._settings["model"] or DEFAULT_MODEL
+
+    @property
+    def model_chosen(self) -> bool:
+        return self._settings["model"] is not None
 
     @property
     def pooling(self) -> str:

@@ -243,7 +243,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
             else:
                 controller.rescan()
 
-        if model != controller.library.model_name:
+        if model != controller.library.model_name or not controller.library.model_chosen:
             controller.set_model(model, after_model)
         else:
             after_model()
