@@ -38,7 +38,7 @@ from simdesk.core.layout import (
     place_points,
     reduce_dimensions,
 )
-from simdesk.core.store import EmbeddingSpace, Store, decode_path, encode_path
+from simdesk.core.store import EmbeddingSpace, Store, encode_path
 
 MAX_CHANGE = 0.2  # above this share of photos added/removed since the full layout: recompute
 MODES = ("tsne", "grid")

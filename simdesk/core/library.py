@@ -26,10 +26,10 @@ from simdesk.core.indexer import (
     read_file_stable,
     index_folders,
 )
-from simdesk.core.models import DEFAULT_MODEL, ModelManifest, load_model
+from simdesk.core.models import DEFAULT_MODEL, ModelError, ModelManifest, load_model
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
-from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store
+from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
 
 DB_NAME = "library.db"
 SETTINGS_NAME = "settings.json"
@@ -331,7 +331,7 @@ class Library:
             manifest = load_model(self.model_name, verify=False)
             space = self._space_for(manifest, self.pooling)
             embedded = store.count_embedded(space.id)
-        except Exception as exc:  # status must work even with a broken or missing model
+        except (ModelError, StoreError) as exc:  # status must work with a broken or missing model
             self.notices.append(str(exc))
         try:
             db_bytes = self.db_path.stat().st_size
