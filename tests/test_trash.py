@@ -406,3 +406,37 @@ class _Answer:
 
     def readline(self):
         return self.text
+
+
+# -- photos the user picks one by one (the grid's Move to Trash) --------------------------------
+
+
+def test_a_chosen_photo_moves_without_a_copy_and_undo_restores_it(indexed, photos, xdg):
+    other = photos / "other.jpg"
+    before = sha(other)
+    report = indexed.trash_files([str(other)])
+    assert [original for original, _ in report.moved] == [str(other)]
+    assert not other.exists() and (xdg / "files" / "other.jpg").exists()
+    assert indexed.store.photo_by_path(str(other)) is None
+    undone = indexed.undo_trash(report.batch)
+    assert undone.restored == [str(other)] and sha(other) == before
+
+
+def test_chosen_photos_keep_the_other_rules(indexed, photos, tmp_path):
+    import os
+
+    changed = photos / "a copy.jpg"
+    os.utime(changed, ns=(1, 1))  # modified since it was indexed
+    link = photos / "link.jpg"
+    link.symlink_to(photos / "a.jpg")
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(b"x")
+    indexed.add_reference_folder(photos / "album")
+    report = indexed.trash_files([str(changed), str(link), str(outside), str(photos / "album" / "a.jpg")])
+    assert report.moved == []
+    reasons = dict(report.skipped)
+    assert "changed" in reasons[str(changed)]
+    assert "not in the library" in reasons[str(link)] or "link" in reasons[str(link)]
+    assert "not in the library" in reasons[str(outside)]
+    assert "reference" in reasons[str(photos / "album" / "a.jpg")]
+    assert changed.exists() and link.is_symlink() and outside.exists()

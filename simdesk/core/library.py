@@ -584,6 +584,13 @@ class Library:
 
         return move_to_trash(self.store, plan, self.reference_folders)
 
+    def trash_files(self, paths):
+        """Move photos the user picked to the Trash, journaled and undoable; a ``TrashReport``."""
+        from simdesk.core.trash import move_to_trash, plan_for_files
+
+        plan = plan_for_files(self.store, paths, self.reference_folders)
+        return move_to_trash(self.store, plan, self.reference_folders)
+
     def undo_trash(self, batch: str | None = None):
         """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
         from simdesk.core.trash import undo

@@ -247,6 +247,9 @@ class TrashItem:
     content_hash: bytes
     group_key: str
     survivors: tuple[Member, ...]  # the group's copies that stay (with their scanned size and mtime)
+    # False for a photo the user chose by itself (the grid's Move to Trash): no copy must remain,
+    # but every other rule still holds, and the move is journaled and undoable like the others.
+    needs_survivor: bool = True
 
 
 def _fmt_size(count: float) -> str:
@@ -315,6 +318,24 @@ class TrashPlan:
                 m = members[path]
                 plan.items.append(TrashItem(m.path, m.size, m.mtime_ns, m.content_hash, group.key, survivors))
         return plan
+
+
+def plan_for_files(store: Store, paths: Iterable[str], reference_folders: Sequence[str] = ()) -> TrashPlan:
+    """A plan for photos the user picked one by one (not duplicates): as they were indexed.
+
+    A file that changed since it was indexed is skipped, so what moves is what the user saw.
+    """
+    plan = TrashPlan()
+    for path in paths:
+        record = store.photo_by_path(path)
+        if record is None:
+            plan.skipped.append((path, "not in the library"))
+        elif in_folders(path, reference_folders):
+            plan.skipped.append((path, "in a reference folder: never deleted"))
+        else:
+            plan.items.append(TrashItem(path, record.size, record.mtime_ns, record.content_hash,
+                                        "chosen", (), needs_survivor=False))
+    return plan
 
 
 # -- the journal -------------------------------------------------------------------------------------
@@ -439,6 +460,8 @@ def _why_not(item: TrashItem, reference_folders: Sequence[str]) -> str | None:
         return "not a regular file"
     if not _unchanged(st, item.size, item.mtime_ns):
         return "changed since the scan (size or modification time differs); scan again"
+    if not item.needs_survivor:
+        return None
     real = os.path.realpath(path)
     for other in item.survivors:
         try:
