@@ -9,7 +9,8 @@ no download), then renders, offscreen, with the real app:
 - main-window.png: the grid of all photos after indexing, the folders on the left;
 - similar-view.png: the photos most similar to a dog photo, ranked, with their similarity;
 - first-run.png: the welcome screen of a new library (folders, model choice);
-- first-run-download.png: the same while ResNet-50 downloads (progress and Cancel).
+- first-run-download.png: the same while ResNet-50 downloads (progress and Cancel);
+- duplicates.png: Tools > Find Duplicates on a library with copies (`--only duplicates`: just it).
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--per-class", type=int, default=40, help="photos per animal class")
+    parser.add_argument("--only", choices=("duplicates",), help="make only this screenshot")
     args = parser.parse_args()
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -110,6 +112,9 @@ def shoot(args, tmp: Path) -> int:
         path = args.out_dir / name
         widget.grab().save(str(path))
         print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+
+    if args.only == "duplicates":
+        return shoot_duplicates(app, tmp, settings, save)
 
     # Main window and similar view, on an indexed library.
     library = Library(tmp / "library")
@@ -177,6 +182,73 @@ def shoot(args, tmp: Path) -> int:
     controller.shutdown()
     window.close()
     fresh.close()
+    return shoot_duplicates(app, tmp, settings, save)
+
+
+def make_copies(target: Path) -> None:
+    """A camera folder with edited copies of some photos, and a backup (a reference folder) holding
+    byte-identical copies of others; drawn pictures if the real photos are absent."""
+    from PIL import Image, ImageEnhance
+
+    camera, backup = target / "Camera", target / "Backup"
+    camera.mkdir(parents=True, exist_ok=True)
+    backup.mkdir(parents=True, exist_ok=True)
+    if ANIMALS.is_dir():
+        sources = [ANIMALS / kind / name for kind in ("cats", "dogs", "panda")
+                   for name in sorted(os.listdir(ANIMALS / kind))[100:110]]
+    else:
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import draw_photo  # the tests' drawing helper
+
+        sources = [draw_photo(target / "drawn" / f"{i}.jpg", seed=200 + i, size=(480, 360), quality=90)
+                   for i in range(30)]
+    names = []
+    for number, source in enumerate(sources, 1):
+        name = camera / f"IMG_{2000 + number}.jpg"
+        shutil.copyfile(source, name)
+        names.append(name)
+    shutil.rmtree(target / "drawn", ignore_errors=True)
+    with Image.open(names[0]) as img:  # a smaller, recompressed copy sent by a messenger
+        img.convert("RGB").resize((img.width // 2, img.height // 2)).save(
+            camera / "IMG_2001-small.jpg", quality=60)
+    with Image.open(names[11]) as img:  # an edited copy: cropped and brightened
+        w, h = img.size
+        ImageEnhance.Brightness(img.convert("RGB").crop((w // 12, h // 12, w - w // 12, h - h // 12))
+                                ).enhance(1.2).save(camera / "IMG_2012-edit.jpg", quality=85)
+    shutil.copyfile(names[21], backup / names[21].name)  # a byte-identical copy in the backup
+
+
+def shoot_duplicates(app, tmp: Path, settings, save) -> int:
+    """duplicates.png: the review screen after Tools > Find Duplicates."""
+    from simdesk.core import models
+    from simdesk.core.library import Library
+    from simdesk.ui.app import build
+
+    make_copies(tmp / "Copies")
+    library = Library(tmp / "dup-library")
+    library.set_model(models.OFFLINE_MODEL)
+    for folder in ("Camera", "Backup"):
+        library.add_folder(tmp / "Copies" / folder)
+    library.add_reference_folder(tmp / "Copies" / "Backup")
+    controller, window = build(library, settings("duplicates"), start=False)
+    window.resize(*SIZE)
+    window.show()
+    window.start()
+    pump(app, 300, lambda: not controller.indexing and controller.last_report is not None)
+    page = window.duplicates
+    window.show_duplicates()
+    pump(app, 300, lambda: page.scan is not None and not page.scanning and page.cards)
+
+    def thumbnails_loaded():
+        cache = controller.thumbnails.cache
+        return all(c.member.content_hash in cache for card in page.cards for c in card.cards)
+
+    pump(app, 30, thumbnails_loaded)
+    pump(app, 0.3)
+    save(window, "duplicates.png")
+    controller.shutdown()
+    window.close()
+    library.close()
     return 0
 
 

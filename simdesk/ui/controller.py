@@ -17,7 +17,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from simdesk.core.library import Library, LibraryError, SimilarResult
 from simdesk.ui.jobs import IndexJob
 from simdesk.ui.photomodel import PhotoListing
-from simdesk.ui.tasks import Task, TaskPool
+from simdesk.ui.tasks import Job, Task, TaskPool
 from simdesk.ui.thumbnails import ThumbnailLoader
 from simdesk.ui.trash import move_to_trash
 
@@ -28,6 +28,7 @@ class SimilarOutcome:
     listing: PhotoListing
     query_hash: bytes | None  # the query's thumbnail in the cache, when it is a library photo
     library_size: int
+    query_id: int | None = None  # the query's photo id, when it is a library photo
 
 
 @dataclass
@@ -72,6 +73,7 @@ class AppController(QObject):
         self.writes = TaskPool("writes", 1, on_thread_exit=library.close, parent=self)
         self.thumbnails = ThumbnailLoader(library.thumbnails, on_thread_exit=library.close, parent=self)
         self.index_job: IndexJob | None = None
+        self.jobs: set[Job] = set()  # other long jobs (the map's), stopped on shutdown
         self.last_report = None
         self._rescan_again = False
         self._after_index: list[Callable[[], None]] = []
@@ -153,7 +155,8 @@ class AppController(QObject):
                 hashes=[hashes.get(i) for i in ids],
                 similarities=np.asarray([m.similarity for m in result.matches], dtype=np.float32),
             )
-            return SimilarOutcome(result, listing, record.content_hash if record else None, len(index))
+            return SimilarOutcome(result, listing, record.content_hash if record else None, len(index),
+                                  record.id if record is not None and result.in_library else None)
 
         return self.queries.run(work, on_result=on_result, on_error=on_error)
 
@@ -231,9 +234,8 @@ class AppController(QObject):
     def trash(self, paths: list[str], on_result: Callable[[TrashOutcome], None] | None = None) -> Task:
         """Move files to the system Trash and drop them from the cache (never deletes)."""
         def work() -> TrashOutcome:
-            moved, failed = move_to_trash(paths)
-            if moved:
-                self.library.forget_photos(moved)
+            # Journaled and undoable; the moved photos leave the index (their vectors stay for undo).
+            moved, failed = move_to_trash(self.library, paths)
             return TrashOutcome(moved, failed)
 
         def done(outcome: TrashOutcome) -> None:
@@ -297,6 +299,25 @@ class AppController(QObject):
             else:
                 self.rescan()
 
+    # -- other long jobs -----------------------------------------------------------------------
+
+    def start_job(self, job: Job) -> Job:
+        """Start a :class:`~simdesk.ui.tasks.Job` (connect to its signals first); shutdown
+        cancels it. It is deleted after ``ended``."""
+        if self._closed:
+            return job
+        if job.parent() is None:
+            job.setParent(self)
+        self.jobs.add(job)
+        job.ended.connect(lambda: self._job_ended(job))
+        job.start()
+        return job
+
+    def _job_ended(self, job: Job) -> None:
+        if job in self.jobs:
+            self.jobs.discard(job)
+            job.deleteLater()
+
     # -- errors, shutdown ----------------------------------------------------------------------
 
     def _report_error(self, exc: BaseException) -> None:
@@ -316,6 +337,10 @@ class AppController(QObject):
         if self.index_job is not None:
             self.index_job.cancel()
             self.index_job.wait(30)
+        for job in list(self.jobs):
+            job.cancel()
+        for job in list(self.jobs):
+            job.wait(10)
         self.thumbnails.shutdown()
         for pool in (self.reads, self.queries, self.writes):
             pool.shutdown()

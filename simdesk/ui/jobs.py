@@ -1,10 +1,14 @@
-"""The app's long jobs: indexing the library, installing a model."""
+"""The app's long jobs: indexing the library, installing a model, laying out and exporting the map."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import Signal
 
 from simdesk.core.library import Library
 from simdesk.ui.tasks import Job
@@ -57,3 +61,85 @@ class InstallModelJob(Job):
                 progress(("convert", 0, 0))
 
         return models.install_resnet50(progress=on_bytes, cancel=cancel)
+
+
+@dataclasses.dataclass
+class MapData:
+    """One map as the map page shows it: the layout of ``scope`` (a ``layout_cache.MapScope``),
+    its photos' paths, folders and dates (``MapPhotos``), and their average colours once read."""
+
+    scope: Any
+    layout: Any  # MapLayout
+    photos: Any  # MapPhotos
+    colours: np.ndarray | None = None  # (N, 3) uint8
+    gridded: bool = False  # the tidy grid is computed already (layout.grid())
+    seconds: float = 0.0  # how long the layout took
+
+
+class MapLayoutJob(Job):
+    """``Library.map_layout`` of one scope on its own thread, then the photos' average colours.
+
+    Progress: :class:`simdesk.core.layout.LayoutProgress` (the layout's phases, then "colours").
+    ``layout_ready(MapData)`` comes as soon as the layout is known, so the map can be shown while
+    the colours are read; the result is a :class:`MapData` with its colours. A cancelled job fails
+    with :class:`simdesk.core.layout.LayoutCancelled` (after ``layout_ready`` if it was cancelled
+    while reading colours). ``grid``: also compute the tidy grid before ``layout_ready``.
+    """
+
+    layout_ready = Signal(object)
+
+    def __init__(self, library: Library, scope, *, params=None, recompute: bool = False,
+                 grid: bool = False, parent=None):
+        super().__init__(parent)
+        self.library = library
+        self.scope = scope
+        self.params = params
+        self.recompute = recompute
+        self.grid = grid
+
+    def work(self, cancel: threading.Event, progress: Callable[[Any], None]) -> MapData:
+        library = self.library
+        start = time.monotonic()
+        layout = library.map_layout(self.scope, params=self.params, recompute=self.recompute,
+                                    progress=progress, cancel=cancel)
+        gridded = False
+        if self.grid and len(layout):
+            layout.grid()
+            gridded = True
+        data = MapData(self.scope, layout, library.map_photos(layout.photo_ids), gridded=gridded,
+                       seconds=time.monotonic() - start)
+        try:
+            self.layout_ready.emit(data)
+        except RuntimeError:  # the Qt object is gone: the app is closing
+            pass
+        colours = library.map_colours(layout.photo_ids, progress=progress, cancel=cancel)
+        return dataclasses.replace(data, colours=colours)
+
+    def thread_exit(self) -> None:
+        self.library.close()  # this thread's database connection
+
+
+class ExportMapJob(Job):
+    """``Library.export_map``: the whole map drawn into a PNG, on its own thread. Progress:
+    ``LayoutProgress`` ("colours", "rendering"); result: ``map_render.RenderResult``; cancelled:
+    ``failed`` with ``LayoutCancelled``."""
+
+    def __init__(self, library: Library, path: str, layout, *, mode: str = "tsne",
+                 colour_by: str | None = None, size: int = 2400, title: str | None = None,
+                 parent=None):
+        super().__init__(parent)
+        self.library = library
+        self.path = path
+        self.layout = layout
+        self.mode = mode
+        self.colour_by = colour_by
+        self.size = size
+        self.title = title
+
+    def work(self, cancel: threading.Event, progress: Callable[[Any], None]):
+        return self.library.export_map(self.path, self.layout, mode=self.mode, size=self.size,
+                                       colour_by=self.colour_by, title=self.title,
+                                       progress=progress, cancel=cancel)
+
+    def thread_exit(self) -> None:
+        self.library.close()

@@ -1,4 +1,4 @@
-"""The main window: menus, the page stack (welcome, browse, similar), the status bar, drops."""
+"""The main window: menus, the page stack (welcome, browse, similar, map), the status bar, drops."""
 
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ from PySide6.QtWidgets import (
 
 from simdesk import __version__
 from simdesk.core.decode import IMAGE_EXTENSIONS
+from simdesk.core.layout_cache import MapScope
 from simdesk.ui.actions import PhotoActions
 from simdesk.ui.browse import ORDERS, BrowseView
 from simdesk.ui.controller import AppController
+from simdesk.ui.duplicates_page import DuplicatesPage
 from simdesk.ui.grid import DEFAULT_THUMB, PhotoGrid, next_zoom
+from simdesk.ui.map_page import MapPage
 from simdesk.ui.photomodel import HashRole, role_data
 from simdesk.ui.preview import PreviewDialog
 from simdesk.ui.problems import ProblemsDialog
@@ -99,9 +102,11 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.welcome = WelcomePage(controller, self)
         self.browse = BrowseView(controller, self)
         self.similar = SimilarView(controller, self)
+        self.map_page = MapPage(controller, self)
         self.pages = QStackedWidget(self)
-        for page in (self.welcome, self.browse, self.similar):
+        for page in (self.welcome, self.browse, self.similar, self.map_page):
             self.pages.addWidget(page)
+        self._back_pages: list[QWidget] = []  # the pages Esc goes back to, the last one first
         self.message_bar = MessageBar(self)
         self.message_bar.action_clicked.connect(self.open_setup)
         central = QWidget(self)
@@ -123,11 +128,27 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.index_status = IndexStatus(self)
         self.index_status.cancel_clicked.connect(controller.cancel_index)
         self.statusBar().addPermanentWidget(self.index_status)
+        self.statusBar().addPermanentWidget(self.map_page.layout_status)
+        self.statusBar().addPermanentWidget(self.map_page.export_status)
+        self.duplicates = DuplicatesPage(controller, self)
+        self.pages.addWidget(self.duplicates)
+        self.duplicates.closed.connect(self.show_browse)
+        self.statusBar().addPermanentWidget(self.duplicates.status_widget)
 
         self.welcome.setup_done.connect(self._setup_done)
         self.browse.add_folder_requested.connect(self.choose_folder)
         self.browse.remove_folder_requested.connect(self.remove_folder)
         self.similar.closed.connect(self.close_similar)
+        self.similar.map_requested.connect(self.show_similar_on_map)
+        self.map_page.closed.connect(self._go_back)
+        self.map_page.similar_requested.connect(self.show_similar)
+        self.map_page.preview_requested.connect(self.preview)
+        self.map_page.menu_requested.connect(self.photo_menu)
+        self.map_page.open_requested.connect(self.actions_.open)
+        self.map_page.show_in_folder_requested.connect(self.actions_.show_in_folder)
+        self.map_page.trash_requested.connect(self.actions_.trash)
+        self.map_page.status_message.connect(
+            lambda text: self.statusBar().showMessage(text, 10000) if text else self.statusBar().clearMessage())
         controller.notice.connect(self.notify)
         controller.index_started.connect(self.index_status.started)
         controller.index_progress.connect(self.index_status.update_progress)
@@ -180,6 +201,9 @@ class MainWindow(PersistentGeometry, QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.duplicates.undo_action)
+
         view_menu = bar.addMenu("&View")
         self.zoom_in_action = self._action(view_menu, "Zoom &In", lambda: self.zoom(1),
                                            ["Ctrl++", "Ctrl+="])
@@ -198,8 +222,19 @@ class MainWindow(PersistentGeometry, QMainWindow):
             lambda _: self.sort_actions[self.browse.order].setChecked(True))
         view_menu.addSeparator()
         self._action(view_menu, "All &Photos", self.show_browse, "Ctrl+1")
+        self.map_action = self._action(
+            view_menu, "&Map", self.show_map, "Ctrl+M",
+            "The cluster map of what is shown: the similar photos, the folder selected, or everything")
+        self.library_map_action = self._action(
+            view_menu, "Map of the &Whole Library", self.show_library_map, "Ctrl+Shift+M",
+            "Every photo on the cluster map, similar photos together")
         self.problems_action = self._action(view_menu, "P&roblems…", self.show_problems,
                                             "Ctrl+Shift+P", "Files that could not be indexed, and why")
+
+        tools_menu = bar.addMenu("&Tools")
+        self.find_duplicates_action = self._action(
+            tools_menu, "Find &Duplicates…", self.show_duplicates, "Ctrl+Shift+D",
+            "Byte-identical and edited copies of your photos: review them, move extras to the Trash")
 
         help_menu = bar.addMenu("&Help")
         self._action(help_menu, "&About simdesk", self.about)
@@ -251,18 +286,93 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.browse.reload()
 
     def show_browse(self) -> None:
+        self._back_pages.clear()
         self.pages.setCurrentWidget(self.browse)
         self.browse.grid.setFocus()
 
     def show_similar(self, path: str) -> None:
         if self.pages.currentWidget() is self.welcome:
             return
-        self.pages.setCurrentWidget(self.similar)
+        self._go_to(self.similar)
         self.similar.show_query(path)
         self.similar.grid.setFocus()
 
+    def show_duplicates(self) -> None:
+        if self.pages.currentWidget() is self.welcome:
+            return
+        self.pages.setCurrentWidget(self.duplicates)
+        self.duplicates.open()
+
     def close_similar(self) -> None:
+        self._go_back()
+
+    def _go_to(self, page: QWidget) -> None:
+        """Show ``page``, remembering the page it was opened from (Esc goes back there)."""
+        current = self.pages.currentWidget()
+        if page in self._back_pages:  # back to a page opened before: forget what came after
+            del self._back_pages[self._back_pages.index(page):]
+        if current is not page and current is not self.welcome and current not in self._back_pages:
+            self._back_pages.append(current)
+        self.pages.setCurrentWidget(page)
+
+    def _go_back(self) -> None:
+        """Back to the page the current one was opened from (a closed similar view is skipped)."""
+        while self._back_pages:
+            page = self._back_pages.pop()
+            if page is self.browse:
+                break
+            if page is self.map_page and not self.map_page.has_map():
+                continue
+            if page is self.similar and self.similar.query is None:
+                continue
+            self.pages.setCurrentWidget(page)
+            if page is self.map_page:
+                self.map_page.canvas.setFocus()
+            elif page is self.similar:
+                self.similar.grid.setFocus()
+            return
         self.show_browse()
+
+    # -- the map -------------------------------------------------------------------------------
+
+    def show_map(self) -> None:
+        """The map of what is shown: the similar photos, the folder selected in the sidebar, or
+        the whole library."""
+        page = self.pages.currentWidget()
+        if page is self.welcome:
+            return
+        if page is self.map_page:
+            self.map_page.canvas.setFocus()
+        elif page is self.similar and self.similar.outcome is not None:
+            self.show_similar_on_map()
+        elif self.browse.folder:
+            folder = self.browse.folder
+            name = os.path.basename(folder.rstrip(os.sep)) or folder
+            self.open_map(MapScope.folder(folder), f"Map of {name}")
+        else:
+            self.show_library_map()
+
+    def show_library_map(self) -> None:
+        if self.pages.currentWidget() is not self.welcome:
+            self.open_map(MapScope.all(), "Map of the whole library")
+
+    def show_similar_on_map(self) -> None:
+        """The current similar-photos result on the map, the query selected (if a library photo)."""
+        outcome = self.similar.outcome
+        if outcome is None or self.similar.query is None:
+            return
+        ids = [int(i) for i in outcome.listing.ids]
+        select = [outcome.query_id] if outcome.query_id is not None else []
+        if not ids:
+            self.statusBar().showMessage("No similar photos to show on the map.", 5000)
+            return
+        self.open_map(MapScope.photos(ids + select),
+                      f"Map of photos similar to {os.path.basename(self.similar.query)}", select)
+
+    def open_map(self, scope: MapScope, title: str, select=()) -> None:
+        self._go_to(self.map_page)
+        self.map_page.show_scope(scope, title, select)
+        self.map_page.canvas.setFocus()
 
     # -- photos --------------------------------------------------------------------------------
 
@@ -396,6 +506,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.browse.save_state()
         if self.preview_dialog is not None:
             self.preview_dialog.close()
+        self.map_page.shutdown()
         job = self.welcome.install_job
         if job is not None:  # a download resumes next time; a conversion finishes first
             job.cancel()

@@ -255,6 +255,10 @@ class MapView(QWidget):
         if token != self._token:
             return
         self._cancel = None
+        self.set_colours(colours)
+
+    def set_colours(self, colours: np.ndarray) -> None:
+        """The shown layout's average colours ((N, 3) uint8, rows as its photo ids), once known."""
         self._avg_colours = np.asarray(colours, dtype=np.uint8)
         self._update_colours()
         self.update()

@@ -31,6 +31,7 @@ class SimilarView(QWidget):
 
     closed = Signal()
     results_shown = Signal()
+    map_requested = Signal()  # "Show on map": the main window opens the map of these results
 
     def __init__(self, controller: AppController, parent=None):
         super().__init__(parent)
@@ -57,9 +58,15 @@ class SimilarView(QWidget):
         self.k_spin.setSuffix(" results")
         self.k_spin.setToolTip("How many similar photos to show")
         self.k_spin.valueChanged.connect(self._k_changed)
+        self.map_button = QToolButton(self)
+        self.map_button.setText("Show on map")
+        self.map_button.setToolTip("These photos and the query on the cluster map (Ctrl+M)")
+        self.map_button.setEnabled(False)
+        self.map_button.clicked.connect(self.map_requested)
         header = QHBoxLayout()
         header.addWidget(self.back_button)
         header.addWidget(self.title, 1)
+        header.addWidget(self.map_button)
         header.addWidget(QLabel("Show", self))
         header.addWidget(self.k_spin)
 
@@ -120,6 +127,7 @@ class SimilarView(QWidget):
         self.query_image.setPixmap(QPixmap())
         self.query_image.setText("Loading…")
         self.status.setText("Searching…")
+        self.map_button.setEnabled(False)
         self.model.set_listing(PhotoListing())
         self._load_query_image(path, None)
         self.rerun()
@@ -142,6 +150,7 @@ class SimilarView(QWidget):
         self.outcome = outcome
         result = outcome.result
         self.model.set_listing(outcome.listing)
+        self.map_button.setEnabled(bool(result.matches))
         others = outcome.library_size - (1 if result.in_library else 0)
         self.status.setText(
             f"The {len(result.matches):,} most similar of {others:,} photos · "

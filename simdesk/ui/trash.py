@@ -1,32 +1,24 @@
-"""Moving photos to the system Trash: the GUI's only call that touches the user's files.
+"""Moving photos the user picked to the Trash: the grid's only call that touches the user's files.
 
-Kept in this one function on purpose: the core trash module (a journal with undo, being written
-for the duplicates feature) will replace its body. It never deletes: a file that cannot be moved
-to the Trash stays where it is and is reported.
+It goes through the core trash module, like the duplicate review: each move is journaled first,
+Edit > Undo puts the last batch back, and the rules that protect photos hold (never a symbolic
+link, never a reference folder, never a file that changed since it was indexed). It never deletes.
+Where the platform gives no way to restore (macOS, Windows), nothing moves and the reason is shown.
 """
 
 from __future__ import annotations
 
-import os
+from simdesk.core.library import Library
+from simdesk.core.trash import TrashError
 
-from PySide6.QtCore import QFile
 
-
-def move_to_trash(paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Move files to the Trash (``QFile.moveToTrash``). Safe to call off the GUI thread.
+def move_to_trash(library: Library, paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Move files to the Trash. Call off the GUI thread (it uses this thread's cache connection).
 
     Returns ``(moved, failed)``: the paths that went, and ``(path, reason)`` for those that did not.
     """
-    moved: list[str] = []
-    failed: list[tuple[str, str]] = []
-    for path in paths:
-        if not os.path.lexists(path):
-            failed.append((path, "the file is gone already"))
-            continue
-        file = QFile(path)
-        if file.moveToTrash():
-            moved.append(path)
-        else:
-            reason = file.errorString() or "unknown error"
-            failed.append((path, f"could not move it to the Trash ({reason}); it was left in place"))
-    return moved, failed
+    try:
+        report = library.trash_files(paths)
+    except TrashError as exc:
+        return [], [(path, str(exc)) for path in paths]
+    return [original for original, _ in report.moved], list(report.skipped)

@@ -85,6 +85,10 @@ def test_delete_moves_to_trash_after_confirmation(qtbot, indexed_app, photo_fold
     trashed = tmp_path / "xdg-data" / "Trash" / "files" / "photo_2.jpg"
     assert trashed.exists()  # in the Trash, not deleted
     assert target not in controller.library.browse()[1]
+    # Journaled like the duplicate moves, so Undo puts it back.
+    report = controller.library.undo_trash()
+    assert report.restored == [target]
+    assert (photo_folder / "photo_2.jpg").exists() and not trashed.exists()
 
 
 def test_menu_open_show_in_folder_copy_path(qtbot, indexed_app, photo_folder, opened_urls):
