@@ -16,6 +16,8 @@ import time
 from contextlib import contextmanager
 
 from simdesk import __version__
+from simdesk.core.units import format_bytes as _fmt_bytes
+from simdesk.core.units import format_duration as _fmt_duration
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -26,23 +28,6 @@ class CliError(Exception):
 
 def _print_err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds > 360_000:
-        return "--:--"
-    seconds = int(seconds + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def _fmt_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"
 
 
 class ProgressPrinter:

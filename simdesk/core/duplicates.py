@@ -40,6 +40,7 @@ import numpy as np
 
 from simdesk.core.pooling import l2_normalize
 from simdesk.core.store import Store, decode_path, encode_path
+from simdesk.core.units import format_bytes
 
 # Calibrated on the near-duplicate benchmark (tests/benchmarks/near_dup_benchmark.py): the lowest
 # whitened similarity that keeps pairwise precision >= 0.99 on its 2,844-photo library is 0.52; 0.55
@@ -383,19 +384,11 @@ def _criterion_key(member: Member, criterion: str):
     raise AssertionError(criterion)
 
 
-def _fmt_size(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"
-
-
 def _describe(member: Member, criterion: str) -> str:
     if criterion == "pixels":
         return f"{member.width}x{member.height}" if member.pixels else "size unknown"
     if criterion == "size":
-        return _fmt_size(member.size)
+        return format_bytes(member.size)
     if criterion in ("oldest", "newest"):
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(member.date))
         return when if member.capture_time is not None else f"no capture date; file time {when}"

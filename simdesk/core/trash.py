@@ -39,6 +39,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from simdesk.core.duplicates import DuplicateGroup, Member, in_folders
 from simdesk.core.store import Store, decode_path, encode_path
+from simdesk.core.units import format_bytes
 
 PLANNED, TRASHED, RESTORED, FAILED = "planned", "trashed", "restored", "failed"
 
@@ -252,14 +253,6 @@ class TrashItem:
     needs_survivor: bool = True
 
 
-def _fmt_size(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"
-
-
 @dataclass
 class TrashPlan:
     items: list[TrashItem] = field(default_factory=list)
@@ -276,7 +269,7 @@ class TrashPlan:
     def summary(self) -> str:
         """The confirmation line: "Move 37 files, 412.0 MB, to Trash"."""
         noun = "file" if self.files == 1 else "files"
-        return f"Move {self.files} {noun}, {_fmt_size(self.bytes)}, to Trash"
+        return f"Move {self.files} {noun}, {format_bytes(self.bytes)}, to Trash"
 
     @classmethod
     def from_groups(

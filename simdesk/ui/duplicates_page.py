@@ -41,7 +41,7 @@ from simdesk.core import trash as core_trash
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome
 from simdesk.ui.settings import settings_value
-from simdesk.ui.status import format_duration
+from simdesk.core.units import format_bytes, format_duration
 
 THUMB = 150
 CARD_WIDTH = THUMB + 40
@@ -57,14 +57,6 @@ KEEP_RULES = (
     ("the newest", ("newest", "pixels", "size", "shortest_path")),
     ("the shortest path", ("shortest_path", "pixels", "size", "oldest")),
 )
-
-
-def human_size(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"
 
 
 def member_date(member) -> str:
@@ -92,7 +84,7 @@ def confirm_move(parent: QWidget, plan, groups: int) -> bool:
 def report_text(report) -> str:
     """What a move did, in words: the count, then every skipped file and why."""
     moved = len(report.moved)
-    lines = [f"Moved {moved:,} file{'s' if moved != 1 else ''}, {human_size(report.bytes)}, to the Trash."
+    lines = [f"Moved {moved:,} file{'s' if moved != 1 else ''}, {format_bytes(report.bytes)}, to the Trash."
              + (" Edit > Undo (Ctrl+Z) puts them back." if moved else "")]
     if report.skipped:
         lines.append(f"{len(report.skipped):,} not moved:")
@@ -176,7 +168,7 @@ class MemberCard(QFrame):
         dims = f"{member.width}×{member.height}" if member.pixels else "size unknown"
         lines = [
             metrics.elidedText(os.path.basename(member.path), Qt.TextElideMode.ElideMiddle, text_width),
-            f"{dims} · {human_size(member.size)}",
+            f"{dims} · {format_bytes(member.size)}",
             metrics.elidedText(member_date(member), Qt.TextElideMode.ElideRight, text_width),
             metrics.elidedText(member.folder, Qt.TextElideMode.ElideLeft, text_width),
         ]
@@ -249,7 +241,7 @@ class GroupCard(QFrame):
         title.setTextFormat(Qt.TextFormat.PlainText)
         lowest = "" if group.kind == "exact" else f" · lowest similarity {group.similarity:.2f}"
         title.setText(f"Group {number} · {kind} · {len(members)} copies{lowest} · "
-                      f"{human_size(reclaim)} to free")
+                      f"{format_bytes(reclaim)} to free")
         font = title.font()
         font.setBold(True)
         title.setFont(font)

@@ -5,14 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QToolButton, QWidget
 
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or seconds != seconds or seconds > 360_000:
-        return "--:--"
-    seconds = int(seconds + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from simdesk.core.units import format_duration
 
 
 def progress_text(p) -> str:
