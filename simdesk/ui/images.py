@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 from PySide6.QtGui import QImage
 
 
-def _to_qimage(img: Image.Image) -> QImage:
+def pil_to_qimage(img: Image.Image) -> QImage:
     if img.mode != "RGB":
         img = img.convert("RGB")
     raw = img.tobytes("raw", "BGRX")  # = QImage.Format_RGB32 on little- and big-endian alike
@@ -32,7 +32,7 @@ def decode(source: bytes | str | os.PathLike, max_side: int, upright: bool = Tru
             if upright:
                 img = ImageOps.exif_transpose(img)
             img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
-            return _to_qimage(img)
+            return pil_to_qimage(img)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, MemoryError):
         return None
 

@@ -22,6 +22,7 @@ show in folder and move to Trash as signals for the app to carry out.
 
 from __future__ import annotations
 
+import io
 import os
 import queue
 import threading
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from simdesk.core.layout_cache import MODES, MapLayout, MapPhotos
 from simdesk.core.map_render import date_colours, folder_palette
+from simdesk.ui.images import pil_to_qimage
 
 BACKGROUND = QColor(22, 22, 26)
 SELECTED = QColor(255, 200, 40)
@@ -104,17 +106,26 @@ class _ThumbLoader:
 
 
 def _decode(jpeg: bytes, side: int) -> QImage | None:
-    """The thumbnail JPEG square-cropped and at most ``side`` pixels. Runs on the loader thread."""
-    image = QImage.fromData(jpeg)
-    if image.isNull():
+    """The thumbnail JPEG square-cropped and at most ``side`` pixels. Runs on the loader thread.
+
+    Decoded with Pillow, not ``QImage.fromData``: Qt's decoder holds the GIL while its image
+    plugins take Qt-internal locks, and deadlocked against the GUI thread destroying a widget
+    (which takes the same lock, then wants the GIL). Pillow releases the GIL and touches no Qt.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(jpeg)) as img:
+            img.draft("RGB", (side, side))
+            img = img.convert("RGB")
+            w, h = img.size
+            s = min(w, h)
+            img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+            if s > side:
+                img = img.resize((side, side), Image.Resampling.LANCZOS)
+    except (OSError, ValueError, SyntaxError):
         return None
-    w, h = image.width(), image.height()
-    s = min(w, h)
-    image = image.copy((w - s) // 2, (h - s) // 2, s, s)
-    if s > side:
-        image = image.scaled(side, side, Qt.AspectRatioMode.IgnoreAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
-    return image.convertToFormat(QImage.Format.Format_RGB32)
+    return pil_to_qimage(img)
 
 
 class MapView(QWidget):
