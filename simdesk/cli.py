@@ -418,6 +418,27 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+def cmd_eval_duplicates(args) -> int:
+    from simdesk.core.eval_duplicates import evaluate_duplicates, format_report, plot_report
+
+    printer = ProgressPrinter()
+    _ensure_model(args.model, printer)
+    try:
+        report = evaluate_duplicates(args.folder, truth_file=args.truth, model=args.model)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    printer.finish()
+    if args.plot:
+        plot_report(report, args.plot)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    print(format_report(report))
+    if args.plot:
+        print(f"precision-recall curve: {args.plot}")
+    return EXIT_OK
+
+
 def _count_progress(printer: ProgressPrinter):
     start = time.monotonic()
 
@@ -826,6 +847,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--resize", choices=("squash", "center_crop"), help="override the resize mode")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_eval)
+    e = esub.add_parser(
+        "duplicates", help="near-duplicate precision/recall/F1 over thresholds on a folder with known copies",
+        description="Index DIR into a temporary library, scan it for duplicates and score the pairs. "
+                    "Truth: --truth FILE (JSON {\"groups\": [[path, ...], ...]}, paths relative to DIR; "
+                    "photos in no group have no copy), or else the folder layout: every subfolder of DIR "
+                    "is one group of copies, photos directly in DIR have no copy.")
+    e.add_argument("folder", metavar="DIR", help="photos with known copies")
+    e.add_argument("--truth", metavar="FILE", help="JSON file with the groups of copies")
+    e.add_argument("--model", default="efficientnet-lite0")
+    e.add_argument("--plot", metavar="PNG", help="draw the precision-recall curve into this PNG")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_eval_duplicates)
 
     p = sub.add_parser("map", help="draw the cluster map (similar photos together) into a PNG")
     p.add_argument("--out", required=True, metavar="PNG", help="where to write the picture")

@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from near_dup_data import SHARED, build_set, feature_maps  # noqa: E402
 
-from simdesk.core import duplicates, models  # noqa: E402
+from simdesk.core import duplicates, eval_duplicates, models  # noqa: E402
 from simdesk.core.dup_descriptors import descriptor_spaces  # noqa: E402
 from simdesk.core.duplicates import Whitening, similar_pairs  # noqa: E402
 from simdesk.core.library import Library  # noqa: E402
@@ -65,32 +65,18 @@ def all_pair_scores(a: np.ndarray, r: np.ndarray | None, aspects: np.ndarray | N
 
 
 def curve(truth: PairTruth, i, j, s):
-    """Precision and recall at every cut of the ranked pairs: (thresholds, precision, recall)."""
-    order = np.argsort(-s, kind="stable")
-    hits = truth.is_true(i[order], j[order])
-    tp = np.cumsum(hits)
-    ranks = np.arange(1, len(order) + 1)
-    return s[order], tp / ranks, tp / truth.positives
+    """Precision and recall at every distinct similarity, highest first: (thresholds, precision, recall)."""
+    return eval_duplicates.pr_curve(s, truth.is_true(i, j), truth.positives)
 
 
 def recall_at_precision(truth: PairTruth, i, j, s, precision: float = 0.99) -> tuple[float, float]:
     """(best recall with precision >= ``precision``, the threshold that gives it)."""
-    thresholds, prec, rec = curve(truth, i, j, s)
-    ok = np.flatnonzero(prec >= precision)
-    if not len(ok):
-        return 0.0, float("nan")
-    best = ok[np.argmax(rec[ok])]
-    # Stop at the last pair with this similarity: a threshold cannot split equal scores.
-    return float(rec[best]), float(thresholds[best])
+    # Equal scores are one cut (a threshold cannot split them): see eval_duplicates.pr_curve.
+    return eval_duplicates.recall_at_precision(s, truth.is_true(i, j), truth.positives, precision)
 
 
 def prf_at(truth: PairTruth, i, j, s, threshold: float) -> tuple[float, float, float]:
-    hit = s >= threshold
-    tp = int(truth.is_true(i[hit], j[hit]).sum())
-    found = int(hit.sum())
-    p = tp / found if found else 1.0
-    r = tp / truth.positives
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+    return eval_duplicates.prf_at(s, truth.is_true(i, j), truth.positives, threshold)
 
 
 def grouped_prf(truth: PairTruth, groups_of_items: list[list[int]]) -> tuple[float, float, float]:
