@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 
 from simdesk.core import layout_cache
 from test_layout import FAST
-from .uihelpers import GUI_MARKS, draw_photo, wait_index_done, wait_rows
+from .uihelpers import GUI_MARKS, draw_photo, trigger, wait_index_done, wait_rows
 
 pytestmark = GUI_MARKS
 
@@ -46,15 +46,6 @@ def layout_calls(monkeypatch):
 
     monkeypatch.setattr(layout_cache, "compute_layout", spy)
     return calls
-
-
-def trigger(menu, text):
-    for action in menu.actions():
-        if action.text() == text:
-            menu.hide()
-            action.trigger()
-            return
-    raise AssertionError(f"no {text!r} in {[a.text() for a in menu.actions()]}")
 
 
 def open_map(qtbot, window, action=None):

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QApplication
 from simdesk.core import models
 from simdesk.core.library import Library
 from simdesk.ui.photomodel import PathRole, SimilarityRole
-from .uihelpers import GUI_MARKS, shared_data, wait_index_done, wait_rows
+from .uihelpers import GUI_MARKS, shared_data, trigger, wait_index_done, wait_rows
 
 pytestmark = GUI_MARKS
 
@@ -30,15 +30,6 @@ def open_context_menu(qtbot, window, grid, row):
     QApplication.sendEvent(grid.viewport(), event)
     qtbot.waitUntil(lambda: window.last_menu is not None and window.last_menu.isVisible(), timeout=3000)
     return window.last_menu
-
-
-def trigger(menu, text):
-    for action in menu.actions():
-        if action.text() == text:
-            menu.hide()
-            action.trigger()
-            return
-    raise AssertionError(f"no {text!r} in {[a.text() for a in menu.actions()]}")
 
 
 def results(view):

@@ -17,6 +17,16 @@ def wait_rows(qtbot, model, count, timeout=15_000):
     qtbot.waitUntil(lambda: model.rowCount() == count, timeout=timeout)
 
 
+def trigger(menu, text):
+    """Close a context menu and run its action called ``text``."""
+    for action in menu.actions():
+        if action.text() == text:
+            menu.hide()
+            action.trigger()
+            return
+    raise AssertionError(f"no {text!r} in {[a.text() for a in menu.actions()]}")
+
+
 # Strict: any Qt warning fails a GUI test, except the offscreen platform's own notices.
 OFFSCREEN_NOISE = r"^This plugin does not support (propagateSizeHints|raise|grabbing)"
 
