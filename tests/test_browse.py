@@ -66,14 +66,6 @@ def test_thumbnails_in_bulk_and_hashes(indexed):
     assert indexed.photo_hashes(ids.tolist() + [999_999]) == dict(zip(ids.tolist(), hashes))
 
 
-def test_forget_photos_drops_them_from_the_cache_only(indexed, photo_folder):
-    gone = str(photo_folder / "photo_1.jpg")
-    assert indexed.forget_photos([gone]) == 1
-    assert gone not in indexed.browse()[1]
-    assert os.path.exists(gone)  # the file is not touched
-    assert len(indexed.search_index()) == 6
-
-
 def test_check_model(library, models_dir):
     assert library.check_model() == "tiny"
     library.set_model("resnet50")

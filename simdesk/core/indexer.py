@@ -341,7 +341,8 @@ def index_folders(
     report.unchanged = plan.unchanged
     report.known_failures = plan.known_failures
 
-    reusable = _reusable_hashes(store, space)
+    # Hashes whose vector, thumbnail and photo details we have: such files are not decoded.
+    reusable = frozenset(store.hashes_reusable(space.id))
     meter = _ProgressMeter(progress, len(plan.work))
     meter.report(force=True)
     writer = _BatchWriter(store, space, embedder, report)
@@ -382,8 +383,3 @@ def index_folders(
     meter.report(force=True, phase="done")
     report.seconds = time.monotonic() - started
     return report
-
-
-def _reusable_hashes(store: Store, space: EmbeddingSpace) -> frozenset[bytes]:
-    """Content hashes whose vector, thumbnail and photo details we already have."""
-    return frozenset(store.hashes_reusable(space.id))

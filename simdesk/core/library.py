@@ -368,14 +368,6 @@ class Library:
         """photo id -> content hash, for ids still in the cache."""
         return {i: r.content_hash for i, r in self.store.photos_by_ids(photo_ids).items()}
 
-    def forget_photos(self, paths) -> int:
-        """Drop photos from the cache (after the user moved them to the Trash). Files untouched."""
-        store = self.store
-        with store.transaction():
-            removed = store.delete_photos(paths)
-        store.prune_orphans()
-        return removed
-
     def check_model(self) -> str:
         """Raise ModelError if the chosen model is not installed or is damaged; else its name."""
         return self.manifest().name
@@ -384,12 +376,7 @@ class Library:
 
     def map_space(self) -> EmbeddingSpace:
         """The current model's embedding space, without starting the model (the map only reads)."""
-        manifest = load_model(self.model_name, verify=False)
-        space_for = getattr(self, "_space_for", None)  # the indexer's own rule, where present
-        if space_for is not None:
-            return space_for(manifest, self.pooling)
-        return self.store.ensure_space(manifest.name, manifest.onnx_sha256, self.pooling,
-                                       manifest.embedding_size)
+        return self._space_for(load_model(self.model_name, verify=False), self.pooling)
 
     def map_layout(self, scope=None, *, params=None, recompute: bool = False, progress=None,
                    cancel: threading.Event | None = None):
