@@ -176,6 +176,16 @@ def read_info_path(info_path: str | os.PathLike, trash_topdir: str | None = None
     raise TrashError(f"{info_path} has no Path line")
 
 
+def _create_synced(path: Path, content: bytes) -> None:
+    """Create ``path`` (FileExistsError if it exists), write ``content`` and sync it to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _write_info_exclusive(info_path: Path, content: bytes) -> None:
     """Create ``info_path`` with ``content``, atomically, failing with FileExistsError if it exists.
 
@@ -184,12 +194,7 @@ def _write_info_exclusive(info_path: Path, content: bytes) -> None:
     O_EXCL create instead.
     """
     tmp = info_path.with_name(f".{info_path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, content)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _create_synced(tmp, content)
     try:
         os.link(tmp, info_path)
     except FileExistsError:
@@ -197,12 +202,7 @@ def _write_info_exclusive(info_path: Path, content: bytes) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
             raise
-        fd = os.open(info_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, content)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _create_synced(info_path, content)
     finally:
         tmp.unlink(missing_ok=True)
 
