@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -72,6 +73,10 @@ class ProgressPrinter:
         if p.current:
             line += f"  {os.path.basename(p.current)!s}"
         self._emit(line, final=p.phase == "done")
+
+    def status(self, line: str) -> None:
+        """A progress line of free text (redrawn in place on a terminal)."""
+        self._emit(line)
 
     def bytes_progress(self, label: str):
         def callback(done: int, total: int | None) -> None:
@@ -418,13 +423,43 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def _edited_copies_set(args, printer: ProgressPrinter):
+    """(folder to score, recipes): DIR itself, or an edited-copies set built from DIR's photos."""
+    if not args.edited_copies:
+        yield args.folder, None
+        return
+    from simdesk.core.edited_copies import build_edited_copies
+
+    with tempfile.TemporaryDirectory(prefix="simdesk-edited-") as tmp:
+        out = args.keep_set or os.path.join(tmp, "set")
+
+        def progress(done: int, total: int) -> None:
+            printer.status(f"Building the edited-copies set… {done}/{total} photos")
+
+        built = build_edited_copies(args.folder, out, originals=args.originals, copies=args.copies,
+                                    distractors=args.distractors, seed=args.seed,
+                                    strength=args.strength, progress=progress)
+        printer.finish()
+        print(f"Edited-copies set from {os.path.abspath(args.folder)}: {len(built.groups)} originals "
+              f"x {args.copies} edited copies, {len(built.distractors)} distractors"
+              + (f" (in {out})" if args.keep_set else ""))
+        for source, why in built.skipped:
+            _print_err(f"skipped {source}: {why}")
+        yield str(built.folder), built.recipes
+
+
 def cmd_eval_duplicates(args) -> int:
     from simdesk.core.eval_duplicates import evaluate_duplicates, format_report, plot_report
 
     printer = ProgressPrinter()
     _ensure_model(args.model, printer)
+    if args.edited_copies and args.truth:
+        raise CliError("--truth and --edited-copies exclude each other: the set built brings its own truth")
     try:
-        report = evaluate_duplicates(args.folder, truth_file=args.truth, model=args.model)
+        with _edited_copies_set(args, printer) as (folder, recipes):
+            report = evaluate_duplicates(folder, truth_file=args.truth, model=args.model,
+                                         progress=printer.index_progress, recipes=recipes)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     printer.finish()
@@ -852,9 +887,26 @@ def build_parser() -> argparse.ArgumentParser:
         description="Index DIR into a temporary library, scan it for duplicates and score the pairs. "
                     "Truth: --truth FILE (JSON {\"groups\": [[path, ...], ...]}, paths relative to DIR; "
                     "photos in no group have no copy), or else the folder layout: every subfolder of DIR "
-                    "is one group of copies, photos directly in DIR have no copy.")
-    e.add_argument("folder", metavar="DIR", help="photos with known copies")
+                    "is one group of copies, photos directly in DIR have no copy. Or --edited-copies: "
+                    "build the set from DIR's photos (originals, their edited copies, distractors).")
+    e.add_argument("folder", metavar="DIR",
+                   help="photos with known copies (or, with --edited-copies, photos to make copies of)")
     e.add_argument("--truth", metavar="FILE", help="JSON file with the groups of copies")
+    e.add_argument("--edited-copies", action="store_true",
+                   help="build the benchmark from DIR's photos: pick originals, write edited copies of "
+                        "each (resize, recompress, crop, recolour, straighten, turn, caption, or a "
+                        "combination) beside look-alike photos without copies, then score it; DIR is "
+                        "only read")
+    e.add_argument("--originals", type=int, default=100, metavar="N", help="with --edited-copies (100)")
+    e.add_argument("--copies", type=int, default=3, metavar="N", help="edited copies per original (3)")
+    e.add_argument("--distractors", type=int, default=400, metavar="N",
+                   help="photos without copies, with --edited-copies (400)")
+    e.add_argument("--strength", choices=("standard", "hard"), default="standard",
+                   help="how strong the edits are (standard: web sizes, quality 30-60, crops keeping "
+                        "the subject)")
+    e.add_argument("--seed", type=int, default=7, help="which photos and edits (the set is reproducible)")
+    e.add_argument("--keep-set", metavar="OUT", help="write the built set here and keep it "
+                                                       "(an empty or new folder)")
     e.add_argument("--model", default="efficientnet-lite0")
     e.add_argument("--plot", metavar="PNG", help="draw the precision-recall curve into this PNG")
     e.add_argument("--json", action="store_true")

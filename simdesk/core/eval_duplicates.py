@@ -242,10 +242,14 @@ def plot_pr(path: str | os.PathLike, precision: Sequence[float], recall: Sequenc
 def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathLike | None = None,
                         model: str | None = None, floor: float | None = None,
                         thresholds: Sequence[float] = DEFAULT_SWEEP, workers: int | None = None,
-                        progress: Callable | None = None) -> dict:
+                        progress: Callable | None = None,
+                        recipes: dict[str, str] | None = None) -> dict:
     """Index ``folder`` into a temporary library, scan it for duplicates and score the pairs.
 
-    Returns a JSON-ready report; its "curve" holds the precision-recall curve's points.
+    Returns a JSON-ready report; its "curve" holds the precision-recall curve's points. With
+    ``recipes`` (copy -> edit names, as an edited-copies set records them; the one member of a
+    group without a recipe is the original) the report also says, per edit, how many copies the default
+    threshold pairs with their original.
     """
     from simdesk.core import duplicates
     from simdesk.core.library import Library
@@ -296,6 +300,7 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
                               for g in predicted_groups], truth)
     curve_t, curve_p, curve_r = pr_curve(scores, is_true, positives)
     n = len(indexed)
+    report_by_edit = _recall_by_edit(groups, recipes or {}, pair_scores, default, indexed)
     return {
         "folder": root,
         "truth": os.path.abspath(truth_file) if truth_file is not None else "folder layout",
@@ -315,7 +320,29 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
         "default": {"threshold": default, "precision": p, "recall": r, "f1": f,
                     "grouped": {"precision": gp, "recall": gr, "f1": gf, "groups": len(predicted_groups)}},
         "curve": {"threshold": curve_t.tolist(), "precision": curve_p.tolist(), "recall": curve_r.tolist()},
+        **({"by_edit": report_by_edit} if report_by_edit else {}),
     }
+
+
+def _recall_by_edit(groups, recipes: dict[str, str], pair_scores: dict, threshold: float,
+                    indexed: set[str]) -> dict[str, dict]:
+    """Per recipe: copies whose pair with their original scores at least ``threshold``."""
+    tally: dict[str, list[int]] = {}
+    for group in groups:
+        originals = [member for member in group if member not in recipes]
+        if len(originals) != 1 or originals[0] not in indexed:
+            continue
+        original = originals[0]
+        for copy in group:
+            recipe = recipes.get(copy)
+            if recipe is None or copy not in indexed:
+                continue
+            key = (original, copy) if original < copy else (copy, original)
+            row = tally.setdefault(recipe, [0, 0])
+            row[0] += pair_scores.get(key, -2.0) >= threshold
+            row[1] += 1
+    return {recipe: {"found": found, "copies": total, "recall": found / total}
+            for recipe, (found, total) in sorted(tally.items())}
 
 
 def format_report(report: dict) -> str:
@@ -348,6 +375,10 @@ def format_report(report: dict) -> str:
                  f"{d['recall']:.3f}  F1 {d['f1']:.3f}")
     lines.append(f"  after grouping ({g['groups']} groups): precision {g['precision']:.3f}  recall "
                  f"{g['recall']:.3f}  F1 {g['f1']:.3f}")
+    if report.get("by_edit"):
+        lines.append(f"copies paired with their original at {d['threshold']:.2f}, by edit:")
+        for recipe, row in report["by_edit"].items():
+            lines.append(f"  {recipe:<34} {row['found']:>4}/{row['copies']:<4} {row['recall']:.3f}")
     return "\n".join(lines)
 
 
