@@ -42,23 +42,42 @@ class EmbeddingIndex:
     # 1 % gave 0.996.
     CANDIDATE_SHARE = 0.02
     PCA_SAMPLE = 20_000
+    SLICE_ROWS = 50_000  # rows per step when a pass over all vectors needs temporaries
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, center: bool = False,
                  coarse: bool | None = None):
         if len(ids) != len(vectors):
             raise ValueError("ids and vectors must have the same length")
         self.ids = np.asarray(ids, dtype=np.int64)
-        unit = l2_normalize(np.asarray(vectors, dtype=np.float32))
         self.mean_ = None
-        if center and len(unit) >= self.MIN_TO_CENTER:
-            self.mean_ = unit.mean(axis=0)
-            unit = l2_normalize(unit - self.mean_)
-        self.vectors = np.ascontiguousarray(unit)
+        self.vectors = self._unit_rows(vectors, center and len(vectors) >= self.MIN_TO_CENTER)
         self._coarse = None
         if coarse is None:  # automatic: only where a full scan is slow
-            coarse = len(unit) >= self.COARSE_FROM
-        if coarse and unit.shape[1] > self.COARSE_DIMS and len(unit) > self.COARSE_DIMS:
+            coarse = len(self) >= self.COARSE_FROM
+        if coarse and self.dim > self.COARSE_DIMS and len(self) > self.COARSE_DIMS:
             self._build_coarse()
+
+    def _unit_rows(self, vectors: np.ndarray, center: bool) -> np.ndarray:
+        """Rows L2-normalised (and centred) into one new float32 array, a slice at a time.
+
+        One output array and slice-sized temporaries: at a million 2048-d vectors the whole-array
+        way (cast, normalise, subtract, normalise again) would hold three 8 GB copies at once.
+        """
+        vectors = np.asarray(vectors)
+        out = np.empty(vectors.shape, dtype=np.float32)
+        step = self.SLICE_ROWS
+        total = np.zeros(vectors.shape[1], dtype=np.float64)
+        for start in range(0, len(vectors), step):
+            part = l2_normalize(vectors[start : start + step].astype(np.float32))
+            out[start : start + len(part)] = part
+            total += part.sum(axis=0, dtype=np.float64)
+        if center and len(vectors):
+            self.mean_ = (total / len(vectors)).astype(np.float32)
+            for start in range(0, len(out), step):
+                part = out[start : start + step]
+                part -= self.mean_
+                part /= np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+        return out
 
     def _build_coarse(self) -> None:
         """Fit PCA on a sample; keep the projection and each vector's dot with the mean.
@@ -75,8 +94,8 @@ class EmbeddingIndex:
         _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
         axes = np.ascontiguousarray(vt[: self.COARSE_DIMS])
         projected = np.empty((len(self.vectors), len(axes)), dtype=np.float32)
-        for start in range(0, len(self.vectors), 50_000):  # in slices: no big temporaries
-            chunk = self.vectors[start : start + 50_000]
+        for start in range(0, len(self.vectors), self.SLICE_ROWS):  # no big temporaries
+            chunk = self.vectors[start : start + self.SLICE_ROWS]
             projected[start : start + len(chunk)] = (chunk - mean) @ axes.T
         self._coarse = (mean.astype(np.float32), axes.astype(np.float32), projected,
                         (self.vectors @ mean).astype(np.float32))
