@@ -71,3 +71,21 @@ def test_small_collections_are_not_centred():
     index = EmbeddingIndex(np.array([1, 2]), vectors, center=True)
     assert index.mean_ is None
     assert index.query(vectors[0], 2)[1][1] > 0.9
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_vectors_prepared_in_slices_match_the_whole_array_way(monkeypatch, center):
+    # Slices of 7 rows over 50 vectors: the last slice is short, and every slice boundary is crossed.
+    rng = np.random.default_rng(3)
+    raw = rng.gamma(1.0, 1.0, (50, 16)).astype(np.float16)  # the store keeps float16
+    monkeypatch.setattr(EmbeddingIndex, "MIN_TO_CENTER", 10)
+    monkeypatch.setattr(EmbeddingIndex, "SLICE_ROWS", 7)
+    index = EmbeddingIndex(np.arange(50), raw, center=center)
+    unit = raw.astype(np.float64) / np.linalg.norm(raw.astype(np.float64), axis=1, keepdims=True)
+    if center:
+        unit -= unit.mean(axis=0)
+        unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    assert index.vectors.dtype == np.float32 and index.vectors.shape == (50, 16)
+    np.testing.assert_allclose(index.vectors, unit, atol=1e-6)
+    # A raw vector from outside is prepared the same way as the library's own rows.
+    np.testing.assert_allclose(index.transform(raw[5]), unit[5], atol=1e-6)
