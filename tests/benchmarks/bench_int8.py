@@ -1,10 +1,13 @@
 """int8 quantisation of the offline model: speed and retrieval-quality cost, in one run.
 
-    python tests/benchmarks/bench_int8.py [--photos DIR] [--calibration 128]
+    python tests/benchmarks/bench_int8.py [--photos DIR] [--calibration 128] [--model resnet50-random]
 
 Quantises EfficientNet-Lite0 with ONNX Runtime's static QDQ quantisation (u8 activations,
 s8 per-channel weights) calibrated on photos of DIR (default ../shared/data/imagenette-val),
 then prints raw throughput (batches of 16) and P@10 / mAP of avg pooling for fp32 and int8.
+
+``--model resnet50-random``: the default model's architecture with random weights (see
+bench_indexing.py), speed only: random weights say nothing about retrieval quality.
 """
 
 from __future__ import annotations
@@ -38,17 +41,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "data" / "imagenette-val")
     parser.add_argument("--calibration", type=int, default=128)
+    parser.add_argument("--model", choices=(models.OFFLINE_MODEL, "resnet50-random"), default=models.OFFLINE_MODEL)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="simdesk-int8-"))
     try:
-        fp32 = models.install_efficientnet_lite0(work)
+        if args.model == "resnet50-random":
+            from bench_indexing import install_random_resnet50
+
+            fp32 = models.load_model(install_random_resnet50(work))  # into work/models
+            directory = None
+        else:
+            fp32 = models.install_efficientnet_lite0(work)
+            directory = work
         paths, labels, _ = labelled_photos(args.photos)
         rng = np.random.default_rng(0)
         calibration = [paths[i] for i in rng.choice(len(paths), args.calibration, replace=False)]
         start = time.perf_counter()
-        int8 = models.quantize_model(fp32.name, calibration, work)
-        print(f"quantised in {time.perf_counter() - start:.0f} s "
+        int8 = models.quantize_model(fp32.name, calibration, directory)
+        print(f"{args.model}: quantised in {time.perf_counter() - start:.0f} s "
               f"({fp32.onnx_path.stat().st_size / 1e6:.1f} MB -> {int8.onnx_path.stat().st_size / 1e6:.1f} MB)")
+        if directory is None:
+            speeds = {"fp32": 0.0, "int8": 0.0}
+            for _ in range(2):  # interleaved rounds: the machine is shared
+                for name, manifest in (("fp32", fp32), ("int8", int8)):
+                    speeds[name] = max(speeds[name], throughput(Embedder(manifest)))
+            print(f"fp32 {speeds['fp32']:.1f} photos/s, int8 {speeds['int8']:.1f} photos/s: "
+                  f"{speeds['int8'] / speeds['fp32']:.2f}x")
+            return
         rows, avg = {}, {}
         for name, manifest in (("fp32", fp32), ("int8", int8)):
             embedder = Embedder(manifest, pooling="avg")
