@@ -293,7 +293,6 @@ def main() -> int:
     print("\nBurst frames (120 consecutive frames, potatoes on a belt) and same-room shots:")
     bursts = sorted(m for m in range(len(scan.photos))
                     if scan.photos[m].path.startswith(str(SHARED / "burst-frames")))
-    rooms = [m for m in range(len(scan.photos)) if scan.photos[m].path.startswith(str(SHARED / "near-dup-rooms"))]
     for t in (0.40, 0.50, 0.55, 0.60, 0.70, 0.80, 0.90):
         if t < scan.floor:
             continue
