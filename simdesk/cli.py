@@ -441,9 +441,10 @@ def _edited_copies_set(args, printer: ProgressPrinter):
                                     distractors=args.distractors, seed=args.seed,
                                     strength=args.strength, progress=progress)
         printer.finish()
+        # With --json, stdout carries the report alone: the summary goes to stderr.
         print(f"Edited-copies set from {os.path.abspath(args.folder)}: {len(built.groups)} originals "
               f"x {args.copies} edited copies, {len(built.distractors)} distractors"
-              + (f" (in {out})" if args.keep_set else ""))
+              + (f" (in {out})" if args.keep_set else ""), file=sys.stderr if args.json else sys.stdout)
         for source, why in built.skipped:
             _print_err(f"skipped {source}: {why}")
         yield str(built.folder), built.recipes

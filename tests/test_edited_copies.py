@@ -108,8 +108,9 @@ def test_eval_duplicates_builds_the_set_and_reports_by_edit(models_dir, tiny_mod
     assert main(["eval", "duplicates", str(sources), "--edited-copies", "--originals", "3",
                  "--copies", "2", "--distractors", "3", "--model", TINY_MODEL, "--json",
                  "--keep-set", str(kept)]) == 0
-    out = capsys.readouterr().out
-    report = json.loads(out[out.index("{"):])
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout is the report alone
+    assert "3 originals x 2 edited copies, 3 distractors" in captured.err
     assert report["photos"] == 3 * 3 + 3 and report["groups"] == 3 and report["true_pairs"] == 3 * 3
     by_edit = report["by_edit"]
     assert sum(row["copies"] for row in by_edit.values()) == 6
