@@ -28,7 +28,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
                            str(REPO.parent / "shared" / "data" / "animals")]),
     "search": (["bench_search.py", "--sizes", "10000", "100000"], ["--sizes", "10000", "100000", "--queries", "10"]),
     "search-real-spectrum": (["bench_search.py", "--data", "real-spectrum"], ["--data", "real-spectrum", "--queries", "10"]),
-    "search-1M": (["bench_search.py", "--sizes", "1000000", "--no-sklearn"], None),
+    "search-1M": (["bench_search.py", "--sizes", "1000000", "--queries", "10"], None),
     "search-1M-real-spectrum": (["bench_search.py", "--data", "real-spectrum", "--sizes", "1000000", "--no-sklearn"], None),
     "int8": (["bench_int8.py"], ["--calibration", "32"]),
     "int8-resnet50": (["bench_int8.py", "--model", "resnet50-random"], ["--model", "resnet50-random", "--calibration", "32"]),
