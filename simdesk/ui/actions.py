@@ -9,6 +9,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from simdesk.ui.controller import AppController
+from simdesk.ui.reveal import reveal
 
 
 def confirm_trash(parent: QWidget, paths: list[str]) -> bool:
@@ -68,7 +69,7 @@ class PhotoActions(QObject):
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def show_in_folder(self, path: str) -> None:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path)))
+        reveal(path)  # selected in the file manager where the desktop allows it
 
     def copy_paths(self, paths: list[str]) -> None:
         QGuiApplication.clipboard().setText("\n".join(paths))

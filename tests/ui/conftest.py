@@ -22,6 +22,10 @@ def _isolated_desktop(tmp_path, monkeypatch):
     data_home = tmp_path / "xdg-data"
     data_home.mkdir()
     monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    # Never ask a real file manager (a developer's desktop has one): no D-Bus file manager here.
+    from simdesk.ui import reveal
+
+    monkeypatch.setattr(reveal, "show_items_over_dbus", lambda uri: False)
 
 
 @pytest.fixture
