@@ -293,3 +293,40 @@ def test_average_colours_come_from_the_thumbnails(library):
     for row, name in zip(colours, ["red"] * 3 + ["blue"] * 3):
         assert np.abs(row.astype(int) - GROUP_COLOURS[name]).max() <= 8
     assert tuple(colours[-1]) == (128, 128, 128)  # unknown photo: grey
+
+
+def test_average_colours_are_kept_in_the_library(library, monkeypatch):
+    groups = fill_library(library, {"red": 3, "blue": 2})
+    ids = groups["red"] + groups["blue"]
+    first = library.map_colours(ids)
+    hashes = library.map_photos(ids).content_hashes
+    assert set(library.store.thumbnail_colours(list(hashes))) == set(hashes)
+    # A later session (no in-memory cache) reads them back without decoding a thumbnail.
+    library.__dict__.pop("_map_colour_cache", None)
+    monkeypatch.setattr(type(library.store), "thumbnail",
+                        lambda self, chash: pytest.fail("decoded a thumbnail again"))
+    assert np.array_equal(library.map_colours(ids), first)
+
+
+def test_colours_of_photos_gone_are_pruned(library):
+    groups = fill_library(library, {"red": 2})
+    hashes = list(library.map_photos(groups["red"]).content_hashes)
+    library.map_colours(groups["red"])
+    with library.store.transaction():
+        library.store.delete_photos(["/photos/red/red_0000.jpg"])  # the first of the two
+    library.store.prune_orphans()
+    assert set(library.store.thumbnail_colours(hashes)) == {hashes[1]}
+
+
+def test_cancelled_colouring_keeps_what_it_computed(library):
+    groups = fill_library(library, {"red": 1200})
+    hashes = list(library.map_photos(groups["red"]).content_hashes)
+    cancel = threading.Event()
+
+    def progress(p):  # Cancel pressed after 500 photos; seen at the next check, at 1,000
+        if p.done > 0:
+            cancel.set()
+
+    with pytest.raises(LayoutCancelled):
+        layout_cache.average_colours(library.store, hashes, progress=progress, cancel=cancel)
+    assert len(library.store.thumbnail_colours(hashes)) == 1000

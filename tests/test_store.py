@@ -170,6 +170,25 @@ def test_version_1_database_is_migrated_keeping_its_data(tmp_path):
     db.close()
 
 
+def test_version_2_database_gains_a_colour_table_keeping_thumbnails(tmp_path):
+    from simdesk.core import store as store_module
+
+    path = tmp_path / "library.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    store_module._migrate_to_1(db)
+    store_module._migrate_to_2(db)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute("PRAGMA user_version = 2")
+    db.execute("INSERT INTO thumbnails(content_hash, jpeg) VALUES (x'01', x'ffd8ffd9')")
+    db.close()
+    with Store(path) as s:
+        assert s.thumbnail(b"\x01") == b"\xff\xd8\xff\xd9"
+        assert s.thumbnail_colours([b"\x01"]) == {}  # not computed yet
+        with s.transaction():
+            s.set_thumbnail_colours({b"\x01": 0x102030})
+        assert s.thumbnail_colours([b"\x01", b"\x02"]) == {b"\x01": 0x102030}
+
+
 def test_photo_ids_are_never_reused(store):
     add_photo(store, "/a.jpg")
     add_photo(store, "/b.jpg")

@@ -22,7 +22,7 @@ import numpy as np
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -189,8 +189,19 @@ def _migrate_to_2(db: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_3(db: sqlite3.Connection) -> None:
+    """Each photo's average colour, so the map's far-out dots are coloured from the start.
+
+    Computed once, when a map first needs it (about 70 s at 100,000 photos here), then kept. A
+    table of its own, not a column of ``thumbnails``: reading a column stored after a JPEG blob
+    walks the blob's overflow pages (2 s instead of 0.1 s for 100,000 colours). Keyed by content
+    hash like the thumbnail it comes from, so it cannot go stale.
+    """
+    db.execute("CREATE TABLE colours (content_hash BLOB PRIMARY KEY, rgb INTEGER NOT NULL) WITHOUT ROWID")
+
+
 # MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit.
-MIGRATIONS = [_migrate_to_1, _migrate_to_2]
+MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -494,13 +505,16 @@ class Store:
         ).fetchone()[0]
 
     def prune_orphans(self) -> None:
-        """Drop vectors and thumbnails no photo refers to any more."""
+        """Drop vectors, thumbnails and colours no photo refers to any more."""
         with self.transaction():
             self._db.execute(
                 "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
             )
             self._db.execute(
                 "DELETE FROM thumbnails WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
+            )
+            self._db.execute(
+                "DELETE FROM colours WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
             )
 
     # -- thumbnails ----------------------------------------------------------------------------
@@ -517,6 +531,22 @@ class Store:
             ).fetchone()
             is not None
         )
+
+    def thumbnail_colours(self, content_hashes: list[bytes]) -> dict[bytes, int]:
+        """Stored average colours (0xRRGGBB) of these photos' thumbnails; unknown ones left out."""
+        found: dict[bytes, int] = {}
+        for start in range(0, len(content_hashes), 500):  # below SQLite's variable limit
+            chunk = content_hashes[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(
+                f"SELECT content_hash, rgb FROM colours WHERE content_hash IN ({marks})",
+                chunk,
+            ).fetchall())
+        return found
+
+    def set_thumbnail_colours(self, colours: dict[bytes, int]) -> None:
+        self._db.executemany("INSERT OR REPLACE INTO colours(content_hash, rgb) VALUES (?, ?)",
+                             list(colours.items()))
 
     def thumbnail(self, content_hash: bytes) -> bytes | None:
         row = self._db.execute(
