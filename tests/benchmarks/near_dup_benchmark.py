@@ -275,10 +275,12 @@ def main() -> int:
     # Small libraries: the whitening is fitted on what the library holds.
     print("\nSmaller libraries (whitening fitted on the subset; default threshold):")
     rng = np.random.default_rng(1)
+    distractors = np.flatnonzero(truth.groups < 0)
     for n_groups, n_distractors in ((20, 100), (60, 300), (150, 750)):
+        if n_groups > truth.groups.max() + 1 or n_distractors > len(distractors):
+            continue  # a smaller set (--distractors, --originals) has no room for this size
         chosen_groups = rng.choice(truth.groups.max() + 1, n_groups, replace=False)
         keep = np.isin(truth.groups, chosen_groups)
-        distractors = np.flatnonzero(truth.groups < 0)
         keep[rng.choice(distractors, n_distractors, replace=False)] = True
         idx = np.flatnonzero(keep)
         a_s, r_s = whitened(up[idx], up[idx], rot[idx])
