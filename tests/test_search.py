@@ -85,7 +85,48 @@ def test_vectors_prepared_in_slices_match_the_whole_array_way(monkeypatch, cente
     if center:
         unit -= unit.mean(axis=0)
         unit /= np.linalg.norm(unit, axis=1, keepdims=True)
-    assert index.vectors.dtype == np.float32 and index.vectors.shape == (50, 16)
-    np.testing.assert_allclose(index.vectors, unit, atol=1e-6)
+    assert index.storage == "float32" and index.unit_vectors().shape == (50, 16)
+    np.testing.assert_allclose(index.unit_vectors(), unit, atol=1e-6)
     # A raw vector from outside is prepared the same way as the library's own rows.
     np.testing.assert_allclose(index.transform(raw[5]), unit[5], atol=1e-6)
+
+
+def test_large_library_mode_keeps_half_precision_and_finds_the_neighbours():
+    # 40,000 photos: candidates from the PCA projection (2,000 of them, 5 %), scored in float32.
+    rng = np.random.default_rng(5)
+    centres = rng.gamma(1.0, 1.0, (400, 256))
+    raw = (centres[rng.integers(0, 400, 40_020)] + rng.gamma(1.0, 0.5, (40_020, 256))).astype(np.float32)
+    index = EmbeddingIndex(np.arange(40_000), raw[:40_000], center=True)
+    assert index._coarse is not None and index.storage == "bfloat16"  # half the memory
+    assert index._data.nbytes == 40_000 * 256 * 2
+    unit = raw.astype(np.float64) / np.linalg.norm(raw, axis=1, keepdims=True)
+    unit -= unit[:40_000].mean(axis=0)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    found = expected = 0
+    for q in list(range(0, 40_000, 2_000)) + list(range(40_000, 40_020)):  # library and new photos
+        exclude = (q,) if q < 40_000 else ()
+        ids, sims = index.query(raw[q], 10, exclude_ids=exclude)
+        truth = unit[:40_000] @ unit[q]
+        truth[list(exclude)] = -np.inf
+        top = np.argsort(-truth)[:10]
+        found += len(set(ids) & set(top))
+        expected += 10
+        np.testing.assert_allclose(sims, truth[ids], atol=2e-3)  # bfloat16 storage, float32 scoring
+        assert q not in ids
+    assert found / expected >= 0.99
+    # A library photo's own vector, as the app passes it (transformed), scores 1 with itself.
+    ids, sims = index.query(index.vector_of(123), 1, transformed=True)
+    assert ids[0] == 123 and sims[0] == pytest.approx(1.0, abs=2e-3)
+
+
+def test_bfloat16_round_trip_is_close_and_rounds_to_nearest():
+    from simdesk.core.search import from_bfloat16, to_bfloat16
+
+    x = np.array([1.0, -2.5, 0.1, 3.14159, 1e-8, 0.0], dtype=np.float32)
+    back = from_bfloat16(to_bfloat16(x))
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, x, rtol=2 ** -8)  # 8 bits of mantissa, rounded
+    assert back[0] == 1.0 and back[1] == -2.5 and back[5] == 0.0  # exact where representable
+    # 1 + 2^-8 lies halfway between two bfloat16 values: ties go to the even one (1.0).
+    assert from_bfloat16(to_bfloat16(np.array([1 + 2 ** -8], np.float32)))[0] == 1.0
+    assert from_bfloat16(to_bfloat16(np.array([1 + 3 * 2 ** -8], np.float32)))[0] == 1 + 2 ** -6
