@@ -460,7 +460,8 @@ def cmd_eval_duplicates(args) -> int:
     try:
         with _edited_copies_set(args, printer) as (folder, recipes):
             report = evaluate_duplicates(folder, truth_file=args.truth, model=args.model,
-                                         progress=printer.index_progress, recipes=recipes)
+                                         progress=printer.index_progress, recipes=recipes,
+                                         describe_progress=_dup_progress(printer, "Describing"))
     except ValueError as exc:
         raise CliError(str(exc)) from None
     printer.finish()

@@ -243,7 +243,8 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
                         model: str | None = None, floor: float | None = None,
                         thresholds: Sequence[float] = DEFAULT_SWEEP, workers: int | None = None,
                         progress: Callable | None = None,
-                        recipes: dict[str, str] | None = None) -> dict:
+                        recipes: dict[str, str] | None = None,
+                        describe_progress: Callable | None = None) -> dict:
     """Index ``folder`` into a temporary library, scan it for duplicates and score the pairs.
 
     Returns a JSON-ready report; its "curve" holds the precision-recall curve's points. With
@@ -274,7 +275,7 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
                 library.set_model(model)
             library.add_folder(root)
             library.index(progress=progress, workers=workers)
-            library.prepare_duplicates(workers=workers)
+            library.prepare_duplicates(workers=workers, progress=describe_progress)
             scan = library.find_duplicates(threshold=default, floor=floor)
             predicted_groups = library.duplicate_groups(scan)
             model_name = library.model_name
