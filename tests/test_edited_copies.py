@@ -128,3 +128,15 @@ def test_eval_duplicates_edited_copies_excludes_a_truth_file(models_dir, tiny_mo
     assert main(["eval", "duplicates", str(sources), "--edited-copies", "--truth", str(tmp_path / "t.json"),
                  "--model", TINY_MODEL]) == 1
     assert "exclude each other" in capsys.readouterr().err
+
+
+def test_a_photo_above_pillows_warning_size_is_still_copied(tmp_path, monkeypatch):
+    # Pillow warns above MAX_IMAGE_PIXELS (89 MP: a 100 MP camera photo) and refuses above twice
+    # that. Shrunk here so a small photo stands for a big one; warnings are errors in the tests.
+    source = draw_photo(tmp_path / "big.jpg", seed=2, size=(120, 90), quality=90)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 120 * 90 - 1)
+    ec.make_copy(source, ("resize",), seed=1, out=tmp_path / "copy.jpg", strength="standard")
+    assert (tmp_path / "copy.jpg").stat().st_size > 0
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 120 * 90 // 3)  # a bomb: refused
+    with pytest.raises(Image.DecompressionBombError):
+        ec.make_copy(source, ("resize",), seed=1, out=tmp_path / "bomb.jpg", strength="standard")

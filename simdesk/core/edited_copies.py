@@ -17,6 +17,7 @@ import json
 import os
 import random
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -141,8 +142,11 @@ def make_copy(source: Path, recipe: tuple[str, ...], seed: int, out: Path, stren
     """Write ``source`` with the edits of ``recipe`` applied, in order, as a JPEG at ``out``."""
     rng = random.Random(seed)
     state: dict = {"quality": rng.randint(85, 95), "strength": STRENGTHS[strength]}
-    with Image.open(source) as img:
-        img = ImageOps.exif_transpose(img).convert("RGB")
+    with warnings.catch_warnings():
+        # A 100 MP camera photo is not a decompression bomb; twice Pillow's limit still raises.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(source) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
     for edit in recipe:
         img = EDITS[edit](img, rng, state)
     img.save(out, format="JPEG", quality=state["quality"])
@@ -174,6 +178,7 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
     it holds fewer than ``originals + distractors``, originals are served first. A source that
     cannot be decoded is skipped and reported, and the next photo takes its place.
     """
+    from simdesk.core.decode import heif_available
     from simdesk.core.eval_duplicates import photos_in
 
     if copies < 1 or copies > len(RECIPES):
@@ -187,6 +192,7 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
         raise ValueError("the set must be written outside the source folder")
     if out.exists() and any(out.iterdir()):
         raise ValueError(f"{out} is not empty")
+    heif_available()  # lets Pillow open HEIC originals when pillow-heif is installed
     pool = photos_in(source)
     if len(pool) < 2:
         raise ValueError(f"{source} needs at least two photos")
