@@ -18,8 +18,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+SHARED = REPO.parent / "shared" / "data"
+OFFLINE = "efficientnet-lite0"  # the quality figures need real weights
 
-# name: (script and arguments, quick arguments)
+# name: (script and arguments, quick arguments); "simdesk" runs the command itself (the evals).
 BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "decode": (["bench_decode.py"], ["--count", "2", "--repeat", "2"]),
     "indexing": (["bench_indexing.py"], ["--rounds", "1", "--big", "4"]),
@@ -32,10 +34,13 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "search-1M-real-spectrum": (["bench_search.py", "--data", "real-spectrum", "--sizes", "1000000", "--no-sklearn"], None),
     "int8": (["bench_int8.py"], ["--calibration", "32"]),
     "int8-resnet50": (["bench_int8.py", "--model", "resnet50-random"], ["--model", "resnet50-random", "--calibration", "32"]),
-    "retrieval": ([str(REPO / "tests" / "benchmarks" / "eval_retrieval.py")], []),
+    "retrieval": (["simdesk", "eval", "retrieval", str(SHARED / "imagenette-val"), "--model", OFFLINE], []),
     "duplicates-speed": (["bench_duplicates.py"], ["--sizes", "10000"]),
     "duplicates-quality": (["near_dup_benchmark.py"], ["--distractors", "300"]),
-    "duplicates-eval": (["eval_duplicates.py"], ["--originals", "40", "--distractors", "160"]),
+    "duplicates-eval": (["simdesk", "eval", "duplicates", str(SHARED / "imagenette-val"), "--edited-copies",
+                         "--model", OFFLINE],
+                        ["eval", "duplicates", str(SHARED / "imagenette-val"), "--edited-copies", "--model",
+                         OFFLINE, "--originals", "40", "--distractors", "160"]),
     "layout": (["bench_layout.py"], ["--sizes", "1000,10000"]),
     "gui": (["bench_gui.py"], ["--photos", "20000", "--stall-photos", "100"]),
 }
@@ -55,7 +60,8 @@ def main() -> int:
         if args.quick and quick is None:
             continue  # too big for a quick run
         script, *rest = full
-        argv = [sys.executable, str(HERE / script), *(quick if args.quick and quick is not None else rest)]
+        program = ["-m", "simdesk"] if script == "simdesk" else [str(HERE / script)]
+        argv = [sys.executable, *program, *(quick if args.quick and quick is not None else rest)]
         header = f"\n===== {name}: {' '.join(Path(a).name if a.endswith('.py') else a for a in argv[1:])}"
         print(header, flush=True)
         start = time.perf_counter()
