@@ -38,8 +38,11 @@ class PhotoGrid(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         # Always there, so the width the columns share never changes as rows come and go.
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
-        self.setDragEnabled(False)
-        self.setAcceptDrops(False)  # drops go to the main window
+        # Photos can be dragged out as file copies; drops go to the main window.
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setAcceptDrops(False)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.setMouseTracking(True)
         self.delegate = ThumbnailDelegate(DEFAULT_THUMB, show_similarity, self)

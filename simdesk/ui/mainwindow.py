@@ -446,6 +446,8 @@ class MainWindow(PersistentGeometry, QMainWindow):
             self.show_similar(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.source() is not None:
+            return  # a photo dragged out of our own grid and let go over the window: not a request
         mime = event.mimeData()
         if mime.hasUrls() and (local_folders(mime) or dropped_images(mime)):
             event.acceptProposedAction()

@@ -193,3 +193,21 @@ def test_missing_model_keeps_browsing_and_says_what_to_do(qtbot, make_app, libra
     bar.action_button.click()
     assert window.pages.currentWidget() is window.welcome
     assert window.welcome.folders == [str(photo_folder)]
+
+
+def test_photos_drag_out_as_file_copies(qtbot, indexed_app, photo_folder):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QAbstractItemView
+
+    controller, window = indexed_app
+    grid, model = window.browse.grid, window.browse.model
+    assert grid.dragEnabled() and grid.dragDropMode() == QAbstractItemView.DragDropMode.DragOnly
+    # Copy only: a file manager must never be offered to move a photo out of the library.
+    assert model.supportedDragActions() == Qt.DropAction.CopyAction
+    assert model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsDragEnabled
+    indexes = [model.index(2, 0), model.index(0, 0), model.index(2, 0)]  # order and repeats
+    mime = model.mimeData(indexes)
+    paths = [model.path(0), model.path(2)]
+    assert [url.toLocalFile() for url in mime.urls()] == paths
+    assert mime.text() == "\n".join(paths)
+    assert all(p.startswith(str(photo_folder)) for p in paths)
