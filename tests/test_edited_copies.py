@@ -100,6 +100,10 @@ def test_build_refuses_unsafe_or_impossible_requests(sources, tmp_path):
         ec.build_edited_copies(sources, tmp_path / "a", copies=len(ec.RECIPES) + 1)
     with pytest.raises(ValueError, match="not a folder"):
         ec.build_edited_copies(tmp_path / "missing", tmp_path / "b")
+    with pytest.raises(ValueError, match="at least one original"):
+        ec.build_edited_copies(sources, tmp_path / "c", originals=0)  # would score nothing
+    with pytest.raises(ValueError, match="negative"):
+        ec.build_edited_copies(sources, tmp_path / "d", distractors=-1)
 
 
 def test_eval_duplicates_builds_the_set_and_reports_by_edit(models_dir, tiny_model, sources, tmp_path,

@@ -181,6 +181,8 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
     from simdesk.core.decode import heif_available
     from simdesk.core.eval_duplicates import photos_in
 
+    if originals < 1 or distractors < 0:
+        raise ValueError("an edited-copies set needs at least one original, and no negative count")
     if copies < 1 or copies > len(RECIPES):
         raise ValueError(f"copies must be between 1 and {len(RECIPES)}")
     if strength not in STRENGTHS:
