@@ -249,8 +249,10 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
 
     Returns a JSON-ready report; its "curve" holds the precision-recall curve's points. With
     ``recipes`` (copy -> edit names, as an edited-copies set records them; the one member of a
-    group without a recipe is the original) the report also says, per edit, how many copies the default
-    threshold pairs with their original.
+    group without a recipe is the original) the report also says, per edit, how many copies the
+    default threshold pairs with their original. ``progress`` follows the indexing and
+    ``describe_progress`` the duplicate descriptors, as for ``Library.index`` and
+    ``Library.prepare_duplicates``.
     """
     from simdesk.core import duplicates
     from simdesk.core.library import Library
