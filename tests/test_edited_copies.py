@@ -144,3 +144,12 @@ def test_a_photo_above_pillows_warning_size_is_still_copied(tmp_path, monkeypatc
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 120 * 90 // 3)  # a bomb: refused
     with pytest.raises(Image.DecompressionBombError):
         ec.make_copy(source, ("resize",), seed=1, out=tmp_path / "bomb.jpg", strength="standard")
+
+
+def test_every_source_is_used_when_the_counts_add_up(sources, tmp_path):
+    # 10 photos: 4 originals and 6 distractors use every one, none dropped between the two.
+    built = ec.build_edited_copies(sources, tmp_path / "set", originals=4, copies=1, distractors=6)
+    assert len(built.groups) == 4 and len(built.distractors) == 6
+    used = {hashlib.sha256((tmp_path / "set" / g[0]).read_bytes()).hexdigest() for g in built.groups}
+    used |= {hashlib.sha256((tmp_path / "set" / d).read_bytes()).hexdigest() for d in built.distractors}
+    assert used == set(_digests(sources).values())

@@ -205,40 +205,41 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
     total = originals + distractors
     done = 0
 
-    def write_group(rel: str) -> list[str] | None:
+    def write_group(rel: str) -> tuple[list[str], dict[str, str]]:
+        """The group's members (original first) and its copies' recipes."""
         g = len(result.groups)
         name = f"group{g:04d}"
         suffix = Path(rel).suffix.lower()
         (out / name).mkdir()
         original = f"{name}/original{suffix}"
         shutil.copyfile(source / rel, out / original)
-        members = [original]
+        members, recipes = [original], {}
         for c in range(copies):
             recipe = RECIPES[(g * copies + c) % len(RECIPES)]  # every recipe used equally often
             member = f"{name}/copy{c}.jpg"
             make_copy(source / rel, recipe, seed * 100_003 + g * 10 + c, out / member, strength)
             members.append(member)
-            result.recipes[member] = "+".join(recipe)
-        return members
+            recipes[member] = "+".join(recipe)
+        return members, recipes
 
     candidates = iter(pool)
     # Originals one at a time (each needs its copies); failures move on to the next photo.
     for rel in candidates:
-        if len(result.groups) >= originals:
-            break
         try:
-            members = write_group(rel)
+            members, recipes = write_group(rel)
         except UNREADABLE as exc:
             shutil.rmtree(out / f"group{len(result.groups):04d}", ignore_errors=True)
             result.skipped.append((rel, str(exc) or type(exc).__name__))
             continue
         result.groups.append(members)
+        result.recipes.update(recipes)
         done += 1
         if progress:
             progress(done, total)
-    for rel in candidates:
-        if len(result.distractors) >= distractors:
+        if len(result.groups) >= originals:
             break
+    # Then the distractors, from the photos no original was drawn from.
+    for rel in candidates if distractors else ():
         # Flattened name: distractors sit directly in the set's folder (no group).
         target = f"other{len(result.distractors):05d}_{Path(rel).name}"
         try:
@@ -250,6 +251,8 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
         done += 1
         if progress:
             progress(done, total)
+        if len(result.distractors) >= distractors:
+            break
     truth = {"groups": result.groups, "distractors": result.distractors, "recipes": result.recipes,
              "source": str(source), "seed": seed, "strength": strength}
     (out / "truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
