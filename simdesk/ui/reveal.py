@@ -53,7 +53,7 @@ def show_items_over_dbus(uri: str) -> bool:
     except ImportError:  # a Qt build without D-Bus
         return False
     bus = QDBusConnection.sessionBus()
-    if not bus.isConnected() or not _file_manager_available(bus, QDBusMessage):
+    if not bus.isConnected() or not _file_manager_available(bus):
         return False
     call = QDBusMessage.createMethodCall(FILE_MANAGER_SERVICE, FILE_MANAGER_PATH, FILE_MANAGER_SERVICE,
                                          "ShowItems")
@@ -61,14 +61,16 @@ def show_items_over_dbus(uri: str) -> bool:
     return bus.send(call)
 
 
-def _file_manager_available(bus, message_type) -> bool:
-    for method in ("NameHasOwner", "ListActivatableNames"):
-        args = [FILE_MANAGER_SERVICE] if method == "NameHasOwner" else []
-        query = message_type.createMethodCall("org.freedesktop.DBus", "/org/freedesktop/DBus",
+def _file_manager_available(bus) -> bool:
+    """Does a file manager own the name, or can the bus start one for it?"""
+    from PySide6.QtDBus import QDBusMessage
+
+    for method, args in (("NameHasOwner", [FILE_MANAGER_SERVICE]), ("ListActivatableNames", [])):
+        query = QDBusMessage.createMethodCall("org.freedesktop.DBus", "/org/freedesktop/DBus",
                                               "org.freedesktop.DBus", method)
         query.setArguments(args)
         reply = bus.call(query, timeout=500)  # the bus daemon itself: answers at once
-        if reply.type() != message_type.MessageType.ReplyMessage or not reply.arguments():
+        if reply.type() != QDBusMessage.MessageType.ReplyMessage or not reply.arguments():
             continue
         answer = reply.arguments()[0]
         if answer is True or (isinstance(answer, list) and FILE_MANAGER_SERVICE in answer):
