@@ -203,7 +203,10 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
     out.mkdir(parents=True, exist_ok=True)
     result = EditedCopiesSet(out, [], [])
     total = originals + distractors
-    done = 0
+
+    def report() -> None:
+        if progress:
+            progress(len(result.groups) + len(result.distractors), total)
 
     def write_group(rel: str) -> tuple[list[str], dict[str, str]]:
         """The group's members (original first) and its copies' recipes."""
@@ -233,9 +236,7 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
             continue
         result.groups.append(members)
         result.recipes.update(recipes)
-        done += 1
-        if progress:
-            progress(done, total)
+        report()
         if len(result.groups) >= originals:
             break
     # Then the distractors, from the photos no original was drawn from.
@@ -248,9 +249,7 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
             result.skipped.append((rel, str(exc)))
             continue
         result.distractors.append(target)
-        done += 1
-        if progress:
-            progress(done, total)
+        report()
         if len(result.distractors) >= distractors:
             break
     truth = {"groups": result.groups, "distractors": result.distractors, "recipes": result.recipes,
