@@ -104,8 +104,11 @@ class EmbeddingIndex:
 
     def unit_vectors(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Rows ``start:stop`` as the index compares them (unit length, centred), in float32."""
-        part = self._data[start:stop]
-        return from_bfloat16(part) if self._half else part
+        return self._widen(self._data[start:stop])
+
+    def _widen(self, stored: np.ndarray) -> np.ndarray:
+        """Stored rows as float32."""
+        return from_bfloat16(stored) if self._half else stored
 
     def _rows_as_float32(self):
         """The vectors a slice at a time, as float32: (start, array) pairs."""
@@ -131,7 +134,7 @@ class EmbeddingIndex:
         sample = self._data
         if len(sample) > self.PCA_SAMPLE:
             sample = sample[np.sort(rng.choice(len(sample), self.PCA_SAMPLE, replace=False))]
-        sample = from_bfloat16(sample) if self._half else sample
+        sample = self._widen(sample)
         mean = sample.mean(axis=0)
         _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
         axes = np.ascontiguousarray(vt[: self.COARSE_DIMS]).astype(np.float32)
@@ -185,8 +188,7 @@ class EmbeddingIndex:
         else:
             rows = np.arange(len(self))
         if len(rows) < len(self):
-            block = self._data[rows]
-            sims = (from_bfloat16(block) if self._half else block) @ query
+            sims = self._widen(self._data[rows]) @ query
         else:
             sims = self._dot_all(query)
         ids = self.ids[rows]
