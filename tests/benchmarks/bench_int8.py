@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_indexing import RANDOM_RESNET50, install_random_resnet50  # beside this script
 from simdesk.core import models
 from simdesk.core.embedder import Embedder
 from simdesk.core.evaluate import embed_with_every_pooling, labelled_photos, retrieval_scores
@@ -41,13 +42,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=REPO.parent / "shared" / "data" / "imagenette-val")
     parser.add_argument("--calibration", type=int, default=128)
-    parser.add_argument("--model", choices=(models.OFFLINE_MODEL, "resnet50-random"), default=models.OFFLINE_MODEL)
+    parser.add_argument("--model", choices=(models.OFFLINE_MODEL, RANDOM_RESNET50), default=models.OFFLINE_MODEL)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="simdesk-int8-"))
     try:
-        if args.model == "resnet50-random":
-            from bench_indexing import install_random_resnet50
-
+        if args.model == RANDOM_RESNET50:
             fp32 = models.load_model(install_random_resnet50(work))  # into work/models
             directory = None
         else:

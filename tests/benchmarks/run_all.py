@@ -27,7 +27,7 @@ BENCHMARKS: dict[str, tuple[list[str], list[str]]] = {
     "indexing": (["bench_indexing.py"], ["--rounds", "1", "--big", "4"]),
     "indexing-resnet50": (["bench_indexing.py", "--model", "resnet50-random"],
                           ["--model", "resnet50-random", "--rounds", "1", "--big", "8", "--photos",
-                           str(REPO.parent / "shared" / "data" / "animals")]),
+                           str(SHARED / "animals")]),
     "search": (["bench_search.py", "--sizes", "10000", "100000"], ["--sizes", "10000", "100000", "--queries", "10"]),
     "search-real-spectrum": (["bench_search.py", "--data", "real-spectrum"], ["--data", "real-spectrum", "--queries", "10"]),
     "search-1M": (["bench_search.py", "--sizes", "1000000", "--queries", "10"], None),
