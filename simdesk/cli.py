@@ -136,7 +136,7 @@ def _show_notices(library) -> None:
 
 def _ensure_model(name: str, printer: ProgressPrinter) -> None:
     """Install a built-in model on first use; explain what to do for anything else."""
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     try:
         models.load_model(name)
@@ -151,7 +151,7 @@ def _ensure_model(name: str, printer: ProgressPrinter) -> None:
 
 
 def _install(name: str, printer: ProgressPrinter) -> None:
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     if name == models.OFFLINE_MODEL:
         _print_err(f"Converting the offline model {name} to ONNX…")
@@ -208,7 +208,7 @@ def cmd_index(args) -> int:
 
 def _first_model_choice() -> str:
     """A new library's model: ResNet-50, unless only the offline model is installed."""
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     installed = {m.name for m in models.installed_models()}
     if models.DEFAULT_MODEL not in installed and models.OFFLINE_MODEL in installed:
@@ -245,7 +245,7 @@ def _print_index_report(report) -> None:
 
 def cmd_similar(args) -> int:
     from simdesk.core.library import LibraryError
-    from simdesk.core.models import ModelError
+    from simdesk.core.models.catalog import ModelError
 
     library = _library(args)
     _show_notices(library)
@@ -328,7 +328,7 @@ def cmd_folders(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     printer = ProgressPrinter()
     if args.action == "list":
@@ -392,11 +392,11 @@ def _triple(text: str | None):
 
 def cmd_eval(args) -> int:
     from simdesk.core.embedder import Embedder
-    from simdesk.core.evaluate import evaluate_retrieval
+    from simdesk.eval.retrieval import evaluate_retrieval
 
     printer = ProgressPrinter()
     _ensure_model(args.model, printer)
-    from simdesk.core.models import load_model
+    from simdesk.core.models.catalog import load_model
 
     manifest = load_model(args.model)
     if args.resize:
@@ -429,7 +429,7 @@ def _edited_copies_set(args, printer: ProgressPrinter):
     if not args.edited_copies:
         yield args.folder, None
         return
-    from simdesk.core.edited_copies import build_edited_copies
+    from simdesk.eval.edited_copies import build_edited_copies
 
     with tempfile.TemporaryDirectory(prefix="simdesk-edited-") as tmp:
         out = args.keep_set or os.path.join(tmp, "set")
@@ -451,7 +451,7 @@ def _edited_copies_set(args, printer: ProgressPrinter):
 
 
 def cmd_eval_duplicates(args) -> int:
-    from simdesk.core.eval_duplicates import evaluate_duplicates, format_report, plot_report
+    from simdesk.eval.duplicates import evaluate_duplicates, format_report, plot_report
 
     printer = ProgressPrinter()
     _ensure_model(args.model, printer)
@@ -490,10 +490,10 @@ def _count_progress(printer: ProgressPrinter):
 
 
 def cmd_map(args) -> int:
-    from simdesk.core.layout import LayoutCancelled
-    from simdesk.core.layout_cache import MapScope
+    from simdesk.core.map.layout import LayoutCancelled
+    from simdesk.core.map.cache import MapScope
     from simdesk.core.library import LibraryError
-    from simdesk.core.models import ModelError
+    from simdesk.core.models.catalog import ModelError
 
     library = _library(args)
     _show_notices(library)
@@ -611,10 +611,10 @@ def _print_trash_report(report) -> None:
 
 
 def cmd_duplicates(args) -> int:
-    from simdesk.core.duplicates import DuplicateError
+    from simdesk.core.duplicates.grouping import DuplicateError
     from simdesk.core.library import LibraryError
-    from simdesk.core.models import ModelError
-    from simdesk.core.trash import TrashError, platform_support
+    from simdesk.core.models.catalog import ModelError
+    from simdesk.core.duplicates.trash import TrashError, platform_support
 
     library = _library(args)
     _show_notices(library)
@@ -690,7 +690,7 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_undo(args) -> int:
-    from simdesk.core.trash import TrashError
+    from simdesk.core.duplicates.trash import TrashError
 
     library = _library(args)
     _show_notices(library)
@@ -951,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CANCELLED
     except Exception as exc:
         # Known failure types get one clear line; anything else is a bug and keeps its traceback.
-        from simdesk.core.models import ModelError
+        from simdesk.core.models.catalog import ModelError
         from simdesk.core.store import StoreError
 
         if isinstance(exc, (ModelError, StoreError)):

@@ -59,7 +59,7 @@ def build_tiny_onnx(path: Path, channels: int = 16, seed: int = 0) -> None:
 
 
 def install_tiny_model(models_dir: Path, name: str = TINY_MODEL, seed: int = 0):
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     return models._write_model(
         models_dir,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import draw_photo
-from simdesk.core.models import ModelError
+from simdesk.core.models.catalog import ModelError
 
 
 @pytest.fixture

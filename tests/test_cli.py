@@ -152,7 +152,7 @@ def test_foreign_database_is_refused_with_a_clear_message(tmp_path, capsys):
 
 def test_new_library_uses_the_installed_offline_model(library_dir, models_dir, photo_folder,
                                                       capsys, monkeypatch):
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     models.install_efficientnet_lite0()
     code, out, err = run(capsys, "index", str(photo_folder))

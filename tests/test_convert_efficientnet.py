@@ -20,12 +20,12 @@ import onnx
 import pytest
 from PIL import Image
 
-from simdesk.core import convert_efficientnet as efficientnet_module
-from simdesk.core.convert_efficientnet import (
+from simdesk.core.models import convert_efficientnet as efficientnet_module
+from simdesk.core.models.convert_efficientnet import (
     convert_efficientnet_lite0,
     load_efficientnet_lite0_state_dict,
 )
-from simdesk.core.onnx_build import tf_same_padding
+from simdesk.core.models.onnx_build import tf_same_padding
 
 ort = pytest.importorskip("onnxruntime")
 

@@ -15,8 +15,8 @@ import numpy as np
 import onnx
 import pytest
 
-from simdesk.core import convert_resnet50 as resnet50_module
-from simdesk.core.convert_resnet50 import convert_resnet50
+from simdesk.core.models import convert_resnet50 as resnet50_module
+from simdesk.core.models.convert_resnet50 import convert_resnet50
 
 ort = pytest.importorskip("onnxruntime")
 

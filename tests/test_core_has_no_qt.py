@@ -5,11 +5,13 @@ import subprocess
 import sys
 
 import simdesk.core
+import simdesk.eval
 
 
 def test_core_imports_with_qt_blocked():
-    modules = [f"simdesk.core.{m.name}" for m in pkgutil.iter_modules(simdesk.core.__path__)]
-    assert "simdesk.core.indexer" in modules
+    modules = [m.name for m in pkgutil.walk_packages(simdesk.core.__path__, "simdesk.core.")]
+    modules += [m.name for m in pkgutil.walk_packages(simdesk.eval.__path__, "simdesk.eval.")]
+    assert {"simdesk.core.indexer", "simdesk.core.duplicates.grouping", "simdesk.eval.retrieval"} <= set(modules)
     code = (
         "import sys\n"
         "class BlockQt:\n"

@@ -1,4 +1,4 @@
-"""Tests for simdesk.core.download against a local HTTP server on 127.0.0.1.
+"""Tests for simdesk.core.models.download against a local HTTP server on 127.0.0.1.
 
 Each test starts its own ThreadingHTTPServer on an ephemeral port and shuts it
 down afterwards; nothing here talks to any other address.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from simdesk.core.download import DownloadCancelled, DownloadError, download, sha256_file
+from simdesk.core.models.download import DownloadCancelled, DownloadError, download, sha256_file
 
 PAYLOAD = random.Random(1234).randbytes(3 * 1024 * 1024 + 12345)  # not a multiple of any chunk size
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()

@@ -12,8 +12,8 @@ from PIL import Image
 
 from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
-from simdesk.core import duplicates
-from simdesk.core.duplicates import (
+from simdesk.core.duplicates import grouping as duplicates
+from simdesk.core.duplicates.grouping import (
     DEFAULT_KEEP_RULE,
     DuplicateError,
     Member,
@@ -344,7 +344,7 @@ def test_truncated_graph_gives_the_layer_it_was_cut_at(tiny_model):
     import onnx
     import onnxruntime as ort
 
-    from simdesk.core.dup_descriptors import _truncate
+    from simdesk.core.duplicates.descriptors import _truncate
 
     cut = _truncate(onnx.load(str(tiny_model.onnx_path)), "r1")
     assert [n.op_type for n in cut.graph.node] == ["Conv", "Relu"]

@@ -10,8 +10,8 @@ from PIL import Image
 
 from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
-from simdesk.core import edited_copies as ec
-from simdesk.core.eval_duplicates import groups_from_layout
+from simdesk.eval import edited_copies as ec
+from simdesk.eval.duplicates import groups_from_layout
 
 
 def _digests(folder):

@@ -5,7 +5,7 @@ import onnxruntime as ort
 import pytest
 
 from simdesk.core.embedder import CPU, CUDA, Embedder, choose_providers
-from simdesk.core.models import ModelError
+from simdesk.core.models.catalog import ModelError
 from simdesk.core.pooling import gem_pool, l2_normalize, pool
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
-from simdesk.core import eval_duplicates as ev
+from simdesk.eval import duplicates as ev
 
 # Five candidate pairs, best first; 4 true pairs exist in all (one of them is never a candidate).
 SCORES = np.array([0.9, 0.8, 0.7, 0.6, 0.5])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from simdesk.core.evaluate import retrieval_scores
+from simdesk.eval.retrieval import retrieval_scores
 
 
 def test_perfectly_separated_classes_score_one():
@@ -30,7 +30,7 @@ def test_blocks_do_not_change_the_result():
 def test_evaluate_retrieval_on_drawn_classes(tiny_model, tmp_path):
     from conftest import draw_photo
     from simdesk.core.embedder import Embedder
-    from simdesk.core.evaluate import evaluate_retrieval
+    from simdesk.eval.retrieval import evaluate_retrieval
 
     root = tmp_path / "labelled"
     for cls, base_seed in (("red", 0), ("blue", 50)):

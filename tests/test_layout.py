@@ -8,8 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from simdesk.core import layout_cache
-from simdesk.core.layout import (
+from simdesk.core.map import cache as layout_cache
+from simdesk.core.map.layout import (
     LayoutCancelled,
     LayoutParams,
     compute_layout,
@@ -18,7 +18,7 @@ from simdesk.core.layout import (
     place_points,
     reduce_dimensions,
 )
-from simdesk.core.layout_cache import MapScope
+from simdesk.core.map.cache import MapScope
 
 # Small and quick: 250 exaggerated iterations (scikit-learn's minimum) + 50, a perplexity for ~100 points.
 FAST = LayoutParams(max_iter=300, perplexity=10.0, refine_iter=20)

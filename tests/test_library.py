@@ -8,7 +8,7 @@ from PIL import Image
 
 from conftest import draw_photo
 from simdesk.core.library import Library, LibraryError
-from simdesk.core.models import ModelError
+from simdesk.core.models.catalog import ModelError
 
 
 def indexed(library, folder):

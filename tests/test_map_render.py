@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from simdesk.cli import main
-from simdesk.core.layout import LayoutParams
-from simdesk.core.map_render import date_colours, folder_palette, render_map
+from simdesk.core.map.layout import LayoutParams
+from simdesk.core.map.render import date_colours, folder_palette, render_map
 from test_layout import FAST, GROUP_COLOURS, fill_library
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from simdesk.cli import main
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.core.embedder import Embedder
-from simdesk.core.models import ModelError
+from simdesk.core.models.catalog import ModelError
 from test_convert_resnet50 import random_resnet50_state_dict
 from test_download import FakeServer, no_proxies  # noqa: F401  (autouse fixture: no proxies)
 
@@ -33,7 +33,7 @@ def prefix_of(data: bytes) -> str:
 def test_resnet50_download_verify_convert(models_dir, pth_server, monkeypatch):
     # The served bytes are a real checkpoint; loading it is swapped for full-size random ResNet-50
     # weights (the reader is tested on real files in test_pth), everything else runs for real.
-    monkeypatch.setattr("simdesk.core.pth.load_pth", lambda path: random_resnet50_state_dict())
+    monkeypatch.setattr("simdesk.core.models.pth.load_pth", lambda path: random_resnet50_state_dict())
     seen = []
     manifest = models.install_resnet50(
         url=pth_server.url, sha256_prefix=prefix_of(pth_server.payload),
@@ -74,7 +74,7 @@ def test_a_checkpoint_that_is_not_resnet50_is_refused(models_dir, pth_server):
 
 
 def test_import_pth_with_custom_normalisation(models_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr("simdesk.core.pth.load_pth", lambda path: random_resnet50_state_dict())
+    monkeypatch.setattr("simdesk.core.models.pth.load_pth", lambda path: random_resnet50_state_dict())
     src = tmp_path / "finetuned.pth"
     src.write_bytes(b"stand-in")
     manifest = models.import_model(src, mean=(1.0, 2.0, 3.0))

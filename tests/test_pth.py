@@ -1,4 +1,4 @@
-"""simdesk.core.pth: reading PyTorch checkpoints without torch, and without running their code.
+"""simdesk.core.models.pth: reading PyTorch checkpoints without torch, and without running their code.
 
 The fixtures in tests/fixtures/ were written by real PyTorch (tests/fixtures/make_pth_fixtures.py);
 ``tensors_expected.npz`` holds what torch itself reads back from them.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simdesk.core.pth import PthError, load_pth
+from simdesk.core.models.pth import PthError, load_pth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C

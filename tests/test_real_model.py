@@ -5,7 +5,7 @@ import shutil
 import pytest
 
 from conftest import shared_data
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.core.library import Library
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
-from simdesk.core import duplicates, trash
+from simdesk.core.duplicates import grouping as duplicates, trash
 from simdesk.core.store import Store
-from simdesk.core.trash import TrashError, TrashPlan
+from simdesk.core.duplicates.trash import TrashError, TrashPlan
 
 
 def sha(path) -> str:

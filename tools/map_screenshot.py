@@ -42,7 +42,7 @@ def main() -> int:
     import numpy as np
     from scipy.spatial import cKDTree
 
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
     from simdesk.core.library import Library
 
     if not Path(args.data).is_dir():
@@ -73,7 +73,7 @@ def main() -> int:
         print(f"{mode}: {agreement(layout.positions(mode)):.1%} of each photo's 10 nearest map "
               "neighbours share its folder")
     if args.compare_sample:
-        from simdesk.core.layout import LayoutParams, compute_layout
+        from simdesk.core.map.layout import LayoutParams, compute_layout
         from simdesk.core.pooling import l2_normalize
 
         ids, vectors = library.store.load_embeddings(library.map_space())

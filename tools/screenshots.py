@@ -94,7 +94,7 @@ def shoot(args, tmp: Path) -> int:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
     from simdesk.core.library import Library
     from simdesk.ui.app import build
 
@@ -220,7 +220,7 @@ def make_copies(target: Path) -> None:
 
 def shoot_duplicates(app, tmp: Path, settings, save) -> int:
     """duplicates.png: the review screen after Tools > Find Duplicates."""
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
     from simdesk.core.library import Library
     from simdesk.ui.app import build
 

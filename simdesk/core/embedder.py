@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from simdesk.core.models import ModelError, ModelManifest, install_hint
+from simdesk.core.models.catalog import ModelError, ModelManifest, install_hint
 from simdesk.core.pooling import pool
 
 CUDA = "CUDAExecutionProvider"

@@ -26,7 +26,7 @@ from simdesk.core.indexer import (
     read_file_stable,
     index_folders,
 )
-from simdesk.core.models import DEFAULT_MODEL, ModelError, ModelManifest, load_model
+from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
 from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
@@ -387,8 +387,8 @@ class Library:
         calling thread (a GUI calls it from a worker); ``progress`` gets ``LayoutProgress``
         reports, setting ``cancel`` raises ``layout.LayoutCancelled``.
         """
-        from simdesk.core.layout import LayoutParams
-        from simdesk.core.layout_cache import MapScope, load_or_compute
+        from simdesk.core.map.layout import LayoutParams
+        from simdesk.core.map.cache import MapScope, load_or_compute
 
         return load_or_compute(self.store, self.map_space(), scope or MapScope.all(),
                                params or LayoutParams(), recompute=recompute, progress=progress,
@@ -396,13 +396,13 @@ class Library:
 
     def map_photos(self, photo_ids):
         """Paths, folders, dates and content hashes of photos, for hover text and colouring."""
-        from simdesk.core.layout_cache import photo_details
+        from simdesk.core.map.cache import photo_details
 
         return photo_details(self.store, photo_ids)
 
     def map_colours(self, photo_ids, *, progress=None, cancel: threading.Event | None = None) -> np.ndarray:
         """(N, 3) uint8 average colour of each photo (from its thumbnail), for far-out dots."""
-        from simdesk.core.layout_cache import average_colours
+        from simdesk.core.map.cache import average_colours
 
         cache = self.__dict__.setdefault("_map_colour_cache", {})
         photos = self.map_photos(photo_ids)
@@ -413,7 +413,7 @@ class Library:
                    colour_by: str | None = None, style: str = "auto", tile: int | None = None,
                    title: str | None = None, progress=None, cancel: threading.Event | None = None):
         """Draw the whole map (``layout``, default the library's) into a PNG; a ``RenderResult``."""
-        from simdesk.core.map_render import render_map
+        from simdesk.core.map.render import render_map
 
         if layout is None:
             layout = self.map_layout(progress=progress, cancel=cancel)
@@ -457,7 +457,7 @@ class Library:
     @property
     def duplicate_keep_rule(self) -> tuple[str, ...]:
         """The order of criteria that picks the copy to keep (see duplicates.KEEP_CRITERIA)."""
-        from simdesk.core.duplicates import DuplicateError, parse_keep_rule
+        from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
 
         try:
             return parse_keep_rule(self._settings.get("duplicate_keep_rule"))
@@ -465,7 +465,7 @@ class Library:
             return parse_keep_rule(None)
 
     def set_duplicate_keep_rule(self, rule) -> tuple[str, ...]:
-        from simdesk.core.duplicates import DuplicateError, parse_keep_rule
+        from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
 
         try:
             parsed = parse_keep_rule(rule)
@@ -477,21 +477,21 @@ class Library:
 
     def duplicate_descriptor_model(self):
         """The model cut at its mid-level layer, for duplicate descriptors (loads the ONNX file)."""
-        from simdesk.core.dup_descriptors import descriptor_model
+        from simdesk.core.duplicates.descriptors import descriptor_model
 
         return descriptor_model(self.manifest())
 
     def prepare_duplicates(self, *, rotations: bool = True, progress=None,
                            cancel: threading.Event | None = None, workers: int | None = None):
         """Compute the duplicate descriptors photos lack (once per photo; resumable). A report."""
-        from simdesk.core.dup_descriptors import update_descriptors
+        from simdesk.core.duplicates.descriptors import update_descriptors
 
         return update_descriptors(self.store, self.duplicate_descriptor_model(), rotations=rotations,
                                   progress=progress, cancel=cancel, workers=workers)
 
     def duplicates_missing(self, rotations: bool = True) -> int:
         """How many photos still need duplicate descriptors (``prepare_duplicates`` computes them)."""
-        from simdesk.core.dup_descriptors import missing_descriptors
+        from simdesk.core.duplicates.descriptors import missing_descriptors
 
         return missing_descriptors(self.store, self.duplicate_descriptor_model().spec, rotations)
 
@@ -504,8 +504,8 @@ class Library:
         only checked for byte-identical copies). ``fast``: the library's own vectors instead (no
         preparation, fewer edited copies found). ``threshold`` None: the calibrated default.
         """
-        from simdesk.core import duplicates
-        from simdesk.core.dup_descriptors import descriptor_spaces
+        from simdesk.core.duplicates import grouping as duplicates
+        from simdesk.core.duplicates.descriptors import descriptor_spaces
 
         self.reconcile_trash()
         store = self.store
@@ -551,7 +551,7 @@ class Library:
 
     def dismiss_duplicates(self, paths) -> int:
         """Mark these library photos as "not a duplicate" of each other, for good."""
-        from simdesk.core.duplicates import DuplicateError, dismiss, hashes_of
+        from simdesk.core.duplicates.grouping import DuplicateError, dismiss, hashes_of
 
         try:
             hashes = hashes_of(self.store, [os.fspath(p) for p in paths])
@@ -561,36 +561,36 @@ class Library:
 
     def plan_trash(self, groups, selected=None):
         """A ``TrashPlan`` of the ticked copies (None: every group's proposed extras)."""
-        from simdesk.core.trash import TrashPlan
+        from simdesk.core.duplicates.trash import TrashPlan
 
         return TrashPlan.from_groups(groups, selected, self.reference_folders)
 
     def trash_duplicates(self, plan):
         """Move the plan's files to the Trash, journaled; a ``TrashReport`` (its batch undoes it)."""
-        from simdesk.core.trash import move_to_trash
+        from simdesk.core.duplicates.trash import move_to_trash
 
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def trash_files(self, paths):
         """Move photos the user picked to the Trash, journaled and undoable; a ``TrashReport``."""
-        from simdesk.core.trash import move_to_trash, plan_for_files
+        from simdesk.core.duplicates.trash import move_to_trash, plan_for_files
 
         plan = plan_for_files(self.store, paths, self.reference_folders)
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def undo_trash(self, batch: str | None = None):
         """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
-        from simdesk.core.trash import undo
+        from simdesk.core.duplicates.trash import undo
 
         return undo(self.store, batch)
 
     def trash_batches(self):
-        from simdesk.core.trash import batches
+        from simdesk.core.duplicates.trash import batches
 
         return batches(self.store)
 
     def reconcile_trash(self):
         """Settle trash moves a crash interrupted (call at start-up); a ``ReconcileReport``."""
-        from simdesk.core.trash import reconcile
+        from simdesk.core.duplicates.trash import reconcile
 
         return reconcile(self.store)

@@ -39,7 +39,7 @@ class TrashOutcome:
 
 def describe_error(exc: BaseException) -> str:
     """One line for the user; known failures carry their own message."""
-    from simdesk.core.models import ModelError
+    from simdesk.core.models.catalog import ModelError
     from simdesk.core.store import StoreError
 
     if isinstance(exc, (LibraryError, ModelError, StoreError)):
@@ -128,7 +128,7 @@ class AppController(QObject):
 
     def check_model(self, on_result: Callable[[str | None], None]) -> Task:
         """``on_result(None)`` if the library's model is usable, else the reason it is not."""
-        from simdesk.core.models import ModelError
+        from simdesk.core.models.catalog import ModelError
 
         def work() -> str | None:
             try:
@@ -321,7 +321,7 @@ class AppController(QObject):
     # -- errors, shutdown ----------------------------------------------------------------------
 
     def _report_error(self, exc: BaseException) -> None:
-        from simdesk.core.models import ModelError
+        from simdesk.core.models.catalog import ModelError
         from simdesk.core.store import StoreError
 
         if isinstance(exc, (LibraryError, ModelError, StoreError, OSError)):

@@ -19,7 +19,7 @@ from simdesk.ui.tasks import Job
 
 @dataclass
 class ScanOutcome:
-    scan: Any  # simdesk.core.duplicates.DuplicateScan, None when cancelled
+    scan: Any  # simdesk.core.duplicates.grouping.DuplicateScan, None when cancelled
     cancelled: bool = False
     described: int = 0  # photos given descriptors in this run
     not_described: list[tuple[str, str]] = field(default_factory=list)  # (path, why)

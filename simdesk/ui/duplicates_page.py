@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simdesk.core import duplicates as core_duplicates
-from simdesk.core import trash as core_trash
+from simdesk.core.duplicates import grouping as core_duplicates
+from simdesk.core.duplicates import trash as core_trash
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome
 from simdesk.ui.settings import settings_value

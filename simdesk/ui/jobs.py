@@ -32,14 +32,14 @@ class IndexJob(Job):
 
 class InstallModelJob(Job):
     """Install a built-in model. Progress: ``("download", done, total)`` while downloading, then
-    ``("convert", 0, 0)``; result: the :class:`simdesk.core.models.ModelManifest`."""
+    ``("convert", 0, 0)``; result: the :class:`simdesk.core.models.catalog.ModelManifest`."""
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
         self.name = name
 
     def work(self, cancel: threading.Event, progress: Callable[[Any], None]):
-        from simdesk.core import models
+        from simdesk.core.models import catalog as models
 
         try:  # installed and intact already: nothing to do
             return models.load_model(self.name)
@@ -79,10 +79,10 @@ class MapData:
 class MapLayoutJob(Job):
     """``Library.map_layout`` of one scope on its own thread, then the photos' average colours.
 
-    Progress: :class:`simdesk.core.layout.LayoutProgress` (the layout's phases, then "colours").
+    Progress: :class:`simdesk.core.map.layout.LayoutProgress` (the layout's phases, then "colours").
     ``layout_ready(MapData)`` comes as soon as the layout is known, so the map can be shown while
     the colours are read; the result is a :class:`MapData` with its colours. A cancelled job fails
-    with :class:`simdesk.core.layout.LayoutCancelled` (after ``layout_ready`` if it was cancelled
+    with :class:`simdesk.core.map.layout.LayoutCancelled` (after ``layout_ready`` if it was cancelled
     while reading colours). ``grid``: also compute the tidy grid before ``layout_ready``.
     """
 

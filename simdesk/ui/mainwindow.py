@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from simdesk import __version__
 from simdesk.core.decode import IMAGE_EXTENSIONS
-from simdesk.core.layout_cache import MapScope
+from simdesk.core.map.cache import MapScope
 from simdesk.ui.actions import PhotoActions
 from simdesk.ui.browse import ORDERS, BrowseView
 from simdesk.ui.controller import AppController

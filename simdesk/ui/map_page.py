@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simdesk.core.layout import LayoutCancelled
+from simdesk.core.map.layout import LayoutCancelled
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.jobs import ExportMapJob, MapData, MapLayoutJob
 from simdesk.ui.map_view import MapView

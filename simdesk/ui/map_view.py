@@ -35,8 +35,8 @@ from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Si
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QWidget
 
-from simdesk.core.layout_cache import MODES, MapLayout, MapPhotos
-from simdesk.core.map_render import date_colours, folder_palette
+from simdesk.core.map.cache import MODES, MapLayout, MapPhotos
+from simdesk.core.map.render import date_colours, folder_palette
 from simdesk.ui.images import pil_to_qimage
 
 BACKGROUND = QColor(22, 22, 26)
@@ -213,7 +213,7 @@ class MapView(QWidget):
         library = self.library
 
         def work() -> None:
-            from simdesk.core.layout import LayoutCancelled
+            from simdesk.core.map.layout import LayoutCancelled
 
             try:
                 layout = library.map_layout(
@@ -916,7 +916,7 @@ class MapView(QWidget):
 
     def export_map(self, path: str | os.PathLike, size: int = 2400, **options):
         """Save the whole map (not just the view) as a PNG, in the current mode and colouring;
-        a :class:`~simdesk.core.map_render.RenderResult`. Runs in the calling thread."""
+        a :class:`~simdesk.core.map.render.RenderResult`. Runs in the calling thread."""
         if self.library is None or self._layout is None:
             raise RuntimeError("no map to export")
         return self.library.export_map(path, self._layout, mode=self._mode, size=size,

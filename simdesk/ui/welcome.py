@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.jobs import InstallModelJob
 

@@ -28,8 +28,8 @@ import numpy as np
 
 
 def build(directory: Path, n: int, seed: int = 0) -> None:
-    from simdesk.core import models
-    from simdesk.core.dup_descriptors import descriptor_spaces
+    from simdesk.core.models import catalog as models
+    from simdesk.core.duplicates.descriptors import descriptor_spaces
     from simdesk.core.library import Library
 
     library = Library(directory / "library")
@@ -128,7 +128,7 @@ def main() -> int:
         return 0
     work = Path(tempfile.mkdtemp(prefix="simdesk-bench-dups-"))
     os.environ.setdefault("SIMDESK_MODELS_DIR", str(work / "models"))
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
 
     models.install_efficientnet_lite0()
     print(f"CPU cores: {os.cpu_count()}; rotations: {'off' if args.no_rotations else 'on'}")

@@ -206,7 +206,7 @@ def run_stall(workdir: Path, count: int, settings_path: Path, index_workers: int
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
     from simdesk.core.library import Library
     from simdesk.ui.app import build, configure_interpreter
 

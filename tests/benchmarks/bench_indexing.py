@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.core.embedder import Embedder
 from simdesk.core.library import Library
 
@@ -43,7 +43,7 @@ def install_random_resnet50(workdir: Path) -> str:
     sys.path.insert(0, str(REPO / "tests"))
     from test_convert_resnet50 import random_resnet50_state_dict  # weights with sane activations
 
-    from simdesk.core.convert_resnet50 import convert_resnet50
+    from simdesk.core.models.convert_resnet50 import convert_resnet50
 
     os.environ["SIMDESK_MODELS_DIR"] = str(workdir / "models")  # the user's models stay untouched
     onnx_path = workdir / f"{RANDOM_RESNET50}.onnx"

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from bench_indexing import RANDOM_RESNET50, install_random_resnet50  # beside this script
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.core.embedder import Embedder
-from simdesk.core.evaluate import embed_with_every_pooling, labelled_photos, retrieval_scores
+from simdesk.eval.retrieval import embed_with_every_pooling, labelled_photos, retrieval_scores
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import numpy as np  # noqa: E402
 
-from simdesk.core.layout import LayoutParams, compute_layout, grid_cells  # noqa: E402
+from simdesk.core.map.layout import LayoutParams, compute_layout, grid_cells  # noqa: E402
 
 
 def synthetic(n: int, dim: int, seed: int = 0):
@@ -105,7 +105,7 @@ def canvas(n: int) -> None:
     from PySide6.QtCore import QPointF
     from PySide6.QtWidgets import QApplication
 
-    from simdesk.core.layout_cache import MapLayout, MapPhotos
+    from simdesk.core.map.cache import MapLayout, MapPhotos
     from simdesk.ui.map_view import MapView
 
     app = QApplication.instance() or QApplication([])

@@ -50,7 +50,7 @@ def clustered_embeddings(n: int, dim: int = 2048, seed: int = 0) -> np.ndarray:
 
 def real_embeddings(folder: Path = SHARED / "imagenette-val") -> np.ndarray:
     """Unit vectors of real photos, by the app's own indexer (offline model, avg pooling)."""
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
     from simdesk.core.library import Library
 
     if not folder.is_dir():

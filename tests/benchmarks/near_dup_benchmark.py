@@ -36,9 +36,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from near_dup_data import SHARED, build_set, feature_maps  # noqa: E402
 
-from simdesk.core import duplicates, eval_duplicates, models  # noqa: E402
-from simdesk.core.dup_descriptors import descriptor_spaces  # noqa: E402
-from simdesk.core.duplicates import Whitening, similar_pairs  # noqa: E402
+from simdesk.core.duplicates import grouping as duplicates  # noqa: E402
+from simdesk.core.models import catalog as models  # noqa: E402
+from simdesk.eval import duplicates as eval_duplicates  # noqa: E402
+from simdesk.core.duplicates.descriptors import descriptor_spaces  # noqa: E402
+from simdesk.core.duplicates.grouping import Whitening, similar_pairs  # noqa: E402
 from simdesk.core.library import Library  # noqa: E402
 from simdesk.core.pooling import l2_normalize, pool  # noqa: E402
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simdesk.core.edited_copies import RECIPES, make_copy
+from simdesk.eval.edited_copies import RECIPES, make_copy
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -99,7 +99,7 @@ VIEWS = {
 
 def feature_maps(items: list[Item], cache: Path, view: str = "plain", batch: int = 32) -> np.ndarray:
     """(N, C, H, W) float16 feature maps of every photo (in ``view``), computed once and cached."""
-    from simdesk.core import models
+    from simdesk.core.models import catalog as models
     from simdesk.core.decode import decode_image
     from simdesk.core.embedder import Embedder
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.core.library import Library
 from .uihelpers import GUI_MARKS, wait_index_done, wait_rows
 

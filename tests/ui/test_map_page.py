@@ -10,7 +10,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from simdesk.core import layout_cache
+from simdesk.core.map import cache as layout_cache
 from test_layout import FAST
 from .uihelpers import GUI_MARKS, draw_photo, trigger, wait_index_done, wait_rows
 

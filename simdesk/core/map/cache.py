@@ -29,7 +29,7 @@ from typing import Iterable
 
 import numpy as np
 
-from simdesk.core.layout import (
+from simdesk.core.map.layout import (
     LAYOUT_VERSION,
     LayoutParams,
     LayoutProgressCallback,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simdesk.core.layout import LayoutProgressCallback, Reporter
-from simdesk.core.layout_cache import MapLayout, MapPhotos, average_colours, photo_details
+from simdesk.core.map.layout import LayoutProgressCallback, Reporter
+from simdesk.core.map.cache import MapLayout, MapPhotos, average_colours, photo_details
 from simdesk.core.store import Store
 
 MIN_THUMB = 10  # pixels: below this a thumbnail shows nothing a dot would not

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 import onnx
 
-from simdesk.core.onnx_build import BatchNorm, GraphBuilder, checked_weights, tf_same_padding
+from simdesk.core.models.onnx_build import BatchNorm, GraphBuilder, checked_weights, tf_same_padding
 
 INPUT_SIZE = 224
 MEAN = (127.0, 127.0, 127.0)  # on the 0..255 pixel scale: input = (pixel - 127) / 128
@@ -185,6 +185,6 @@ def packaged_weights_path() -> str:
 
 def load_efficientnet_lite0_state_dict() -> dict[str, np.ndarray]:
     """The packaged EfficientNet-Lite0 ImageNet weights as NumPy arrays (no torch needed)."""
-    from simdesk.core.pth import load_pth
+    from simdesk.core.models.pth import load_pth
 
     return load_pth(packaged_weights_path())

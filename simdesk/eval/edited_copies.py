@@ -179,7 +179,7 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
     cannot be decoded is skipped and reported, and the next photo takes its place.
     """
     from simdesk.core.decode import heif_available
-    from simdesk.core.eval_duplicates import photos_in
+    from simdesk.eval.duplicates import photos_in
 
     if originals < 1 or distractors < 0:
         raise ValueError("an edited-copies set needs at least one original, and no negative count")

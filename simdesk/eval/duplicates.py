@@ -254,7 +254,7 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
     ``describe_progress`` the duplicate descriptors, as for ``Library.index`` and
     ``Library.prepare_duplicates``.
     """
-    from simdesk.core import duplicates
+    from simdesk.core.duplicates import grouping as duplicates
     from simdesk.core.library import Library
 
     root = os.path.abspath(os.fspath(folder))

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
-from simdesk.core.duplicates import DuplicateGroup, Member, in_folders
+from simdesk.core.duplicates.grouping import DuplicateGroup, Member, in_folders
 from simdesk.core.store import Store, decode_path, encode_path
 from simdesk.core.units import format_bytes
 

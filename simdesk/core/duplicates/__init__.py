@@ -1,0 +1,1 @@
+"""Duplicates: the duplicate descriptors, the scan and its groups, the Trash and its journal."""

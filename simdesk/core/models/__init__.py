@@ -1,0 +1,1 @@
+"""Models: the catalogue of installed models, downloads, checkpoint reading and conversion to ONNX."""

@@ -1,0 +1,1 @@
+"""Evaluation, outside the product core: retrieval quality, duplicate quality, edited-copy sets."""
