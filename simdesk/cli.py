@@ -364,7 +364,9 @@ def cmd_models(args) -> int:
         step = max(1, len(found) // args.count)
         calibration = [f.path for f in found[::step]][: args.count]
         try:
-            manifest = models.quantize_model(args.name, calibration, progress=_count_progress(printer))
+            from simdesk.core.models.quantize import quantize_model
+
+            manifest = quantize_model(args.name, calibration, progress=_count_progress(printer))
         except models.ModelError as exc:
             raise CliError(str(exc)) from None
         printer.finish()

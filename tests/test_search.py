@@ -119,14 +119,19 @@ def test_large_library_mode_keeps_half_precision_and_finds_the_neighbours():
     assert ids[0] == 123 and sims[0] == pytest.approx(1.0, abs=2e-3)
 
 
-def test_bfloat16_round_trip_is_close_and_rounds_to_nearest():
-    from simdesk.core.search import from_bfloat16, to_bfloat16
+def test_large_index_keeps_unit_rows_as_bfloat16_within_its_precision():
+    from simdesk.core.search import EmbeddingIndex
 
-    x = np.array([1.0, -2.5, 0.1, 3.14159, 1e-8, 0.0], dtype=np.float32)
-    back = from_bfloat16(to_bfloat16(x))
-    assert back.dtype == np.float32
-    np.testing.assert_allclose(back, x, rtol=2 ** -8)  # 8 bits of mantissa, rounded
-    assert back[0] == 1.0 and back[1] == -2.5 and back[5] == 0.0  # exact where representable
-    # 1 + 2^-8 lies halfway between two bfloat16 values: ties go to the even one (1.0).
-    assert from_bfloat16(to_bfloat16(np.array([1 + 2 ** -8], np.float32)))[0] == 1.0
-    assert from_bfloat16(to_bfloat16(np.array([1 + 3 * 2 ** -8], np.float32)))[0] == 1 + 2 ** -6
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(300, 256)).astype(np.float32)
+    exact = EmbeddingIndex(np.arange(300), vectors, coarse=False)
+    half = EmbeddingIndex(np.arange(300), vectors, coarse=True)
+    assert (exact.storage, half.storage) == ("float32", "bfloat16")
+    widened = half.unit_vectors()
+    assert widened.dtype == np.float32
+    # 8 bits of mantissa, rounded to nearest: every element within 2^-8 of its float32 value.
+    np.testing.assert_allclose(widened, exact.unit_vectors(), rtol=2 ** -8, atol=1e-9)
+    # Ties go to the even value (1 + 2^-8 lies halfway between 1 and 1 + 2^-7).
+    from ml_dtypes import bfloat16
+
+    assert np.array([1 + 2 ** -8], np.float32).astype(bfloat16).astype(np.float32)[0] == 1.0

@@ -29,8 +29,8 @@ def choose_providers(preference: str | None = None) -> list[str]:
         return [CPU]
     if preference == "cuda" and CUDA not in available:
         raise ModelError(
-            "CUDA was requested but this onnxruntime has no CUDA support; "
-            "install the GPU extra: pip install 'simdesk[gpu]'"
+            "CUDA was requested but this onnxruntime has no CUDA support; replace it with the GPU "
+            "build: pip uninstall -y onnxruntime onnxruntime-gpu && pip install onnxruntime-gpu"
         )
     return [CUDA, CPU] if CUDA in available else [CPU]
 
@@ -79,7 +79,8 @@ class Embedder:
         options = ort.SessionOptions()
         if self._threads:
             options.intra_op_num_threads = self._threads
-        # Quiet: ORT prints a warning per node it can't place on CUDA; we report the provider ourselves.
+        # Quiets ORT's per-node placement warnings only: a CUDA provider that fails to load still
+        # prints its own lines (they come from below ORT's logger).
         options.log_severity_level = 3
         # Idle ORT threads would otherwise spin on the cores the decoding threads need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -11,7 +11,6 @@ rerun resumes where the last one stopped (finished photos are "unchanged" to the
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -24,6 +23,7 @@ import numpy as np
 
 from simdesk.core.decode import IMAGE_EXTENSIONS, DecodedImage, DecodeError, decode_image
 from simdesk.core.embedder import Embedder
+from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
 from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
 from simdesk.core.store import EmbeddingSpace, Store
 
@@ -74,11 +74,6 @@ class IndexReport:
 ProgressCallback = Callable[[IndexProgress], None]
 
 
-def content_hash(data: bytes) -> bytes:
-    # 128-bit BLAKE2b: fast, and collisions are not a practical concern at photo-library scale.
-    return hashlib.blake2b(data, digest_size=16).digest()
-
-
 # -- planning --------------------------------------------------------------------------------
 
 
@@ -98,7 +93,7 @@ class Plan:
 
 def _folder_of(path: str, roots: list[tuple[str, int]]) -> int | None:
     for root, folder_id in roots:  # longest root first, so nested library folders match tightly
-        if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+        if is_under(path, root):
             return folder_id
     return None
 
@@ -134,7 +129,7 @@ def make_plan(
 
     # A known photo that the scan did not find is gone, unless its folder could not be read
     # (an unplugged drive or a permission problem must not empty the library).
-    shielded = tuple(p.rstrip(os.sep) + os.sep for p in unreachable)
+    shielded = tuple(folder_prefix(p) for p in unreachable)
     removed = [
         path
         for path in known
@@ -155,21 +150,6 @@ class Prepared:
     decoded: DecodedImage | None = None  # None when the embedding is reused
     error: str | None = None
     retry_later: str | None = None
-
-
-def read_file_stable(path: str) -> tuple[bytes, os.stat_result]:
-    """The file's bytes, and its stat; raises ChangedWhileReading if it changed under us."""
-    with open(path, "rb") as fh:
-        before = os.fstat(fh.fileno())
-        data = fh.read()
-        after = os.fstat(fh.fileno())
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or len(data) != after.st_size:
-        raise ChangedWhileReading()
-    return data, after
-
-
-class ChangedWhileReading(Exception):
-    pass
 
 
 def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size: int,

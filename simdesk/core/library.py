@@ -19,14 +19,9 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder
-from simdesk.core.indexer import (
-    ChangedWhileReading,
-    IndexReport,
-    ProgressCallback,
-    read_file_stable,
-    index_folders,
-)
+from simdesk.core.indexer import IndexReport, ProgressCallback, index_folders
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
+from simdesk.core.paths import ChangedWhileReading, read_file_stable
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
 from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError

@@ -20,6 +20,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from simdesk.core.paths import folder_prefix
+
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
 SCHEMA_VERSION = 3
@@ -576,7 +578,7 @@ class Store:
         if folder is not None:
             # A path-prefix range on the BLOB (memcmp order) uses the UNIQUE index on path and
             # includes photos of nested library folders, which belong to the inner folder.
-            prefix = encode_path(folder.rstrip(os.sep) + os.sep)
+            prefix = encode_path(folder_prefix(folder))
             upper = prefix[:-1] + bytes([prefix[-1] + 1])
             sql += " WHERE path >= ? AND path < ?"
             params = (prefix, upper)

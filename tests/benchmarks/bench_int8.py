@@ -22,6 +22,7 @@ import numpy as np
 
 from bench_indexing import RANDOM_RESNET50, install_random_resnet50  # beside this script
 from simdesk.core.models import catalog as models
+from simdesk.core.models.quantize import quantize_model
 from simdesk.core.embedder import Embedder
 from simdesk.eval.retrieval import embed_with_every_pooling, labelled_photos, retrieval_scores
 
@@ -56,7 +57,7 @@ def main() -> None:
         rng = np.random.default_rng(0)
         calibration = [paths[i] for i in rng.choice(len(paths), args.calibration, replace=False)]
         start = time.perf_counter()
-        int8 = models.quantize_model(fp32.name, calibration, directory)
+        int8 = quantize_model(fp32.name, calibration, directory)
         print(f"{args.model}: quantised in {time.perf_counter() - start:.0f} s "
               f"({fp32.onnx_path.stat().st_size / 1e6:.1f} MB -> {int8.onnx_path.stat().st_size / 1e6:.1f} MB)")
         if directory is None:

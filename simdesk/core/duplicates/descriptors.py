@@ -36,7 +36,7 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder, choose_providers
-from simdesk.core.indexer import ChangedWhileReading, content_hash, read_file_stable
+from simdesk.core.paths import ChangedWhileReading, content_hash, read_file_stable
 from simdesk.core.models.catalog import ModelError, ModelManifest
 from simdesk.core.pooling import gem_pool
 from simdesk.core.store import EmbeddingSpace, Store

@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from simdesk.core.paths import under_any
 from simdesk.core.pooling import l2_normalize
 from simdesk.core.store import Store, decode_path, encode_path
 from simdesk.core.units import format_bytes
@@ -477,14 +478,6 @@ def group_key(hashes: Iterable[bytes]) -> str:
     return digest.hexdigest()
 
 
-def in_folders(path: str, folders: Sequence[str]) -> bool:
-    for folder in folders:
-        folder = os.path.abspath(folder)
-        if path == folder or path.startswith(folder.rstrip(os.sep) + os.sep):
-            return True
-    return False
-
-
 # -- dismissed pairs ("not a duplicate") ----------------------------------------------------------
 
 
@@ -606,7 +599,7 @@ class DuplicateScan:
         lookup = {(int(a), int(b)): float(s) for a, b, s in zip(pi[inside], pj[inside], ps[inside])}
         result = []
         for cluster in clusters:
-            members = [replace(self.photos[k], reference=in_folders(self.photos[k].path, reference_folders))
+            members = [replace(self.photos[k], reference=under_any(self.photos[k].path, reference_folders))
                        for k in cluster]
             sims = [[1.0 if a == b else lookup[(min(a, b), max(a, b))] for b in cluster] for a in cluster]
             keep, reason = choose_keep(members, keep_rule)

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
-from simdesk.core.duplicates.grouping import DuplicateGroup, Member, in_folders
+from simdesk.core.duplicates.grouping import DuplicateGroup, Member
+from simdesk.core.paths import is_under, under_any
 from simdesk.core.store import Store, decode_path, encode_path
 from simdesk.core.units import format_bytes
 
@@ -300,7 +301,7 @@ class TrashPlan:
             ticked &= set(members)
             for path in sorted(ticked):
                 m = members[path]
-                if m.reference or in_folders(path, reference_folders):
+                if m.reference or under_any(path, reference_folders):
                     plan.skipped.append((path, "in a reference folder: never deleted"))
                     ticked.discard(path)
             if ticked and ticked == set(members):
@@ -323,7 +324,7 @@ def plan_for_files(store: Store, paths: Iterable[str], reference_folders: Sequen
         record = store.photo_by_path(path)
         if record is None:
             plan.skipped.append((path, "not in the library"))
-        elif in_folders(path, reference_folders):
+        elif under_any(path, reference_folders):
             plan.skipped.append((path, "in a reference folder: never deleted"))
         else:
             plan.items.append(TrashItem(path, record.size, record.mtime_ns, record.content_hash,
@@ -426,10 +427,10 @@ class TrashReport:
 
 
 def _real_in_folders(path: str, folders: Sequence[str]) -> bool:
-    if in_folders(os.path.abspath(path), folders):
+    if under_any(os.path.abspath(path), folders):
         return True
     real = os.path.realpath(path)
-    return in_folders(real, [os.path.realpath(f) for f in folders])
+    return under_any(real, [os.path.realpath(f) for f in folders])
 
 
 def _unchanged(st: os.stat_result, size: int, mtime_ns: int) -> bool:
@@ -603,11 +604,11 @@ def undo(store: Store, batch: str | None = None) -> UndoReport:
 def _reindex(store: Store, path: str, entry: JournalEntry) -> int:
     """Put a restored photo back in the index (its embedding is still stored, keyed by content)."""
     from simdesk.core.decode import DecodeError, decode_image
-    from simdesk.core.indexer import ChangedWhileReading, content_hash, read_file_stable
+    from simdesk.core.paths import ChangedWhileReading, content_hash, read_file_stable
 
     roots = sorted(store.folders().items(), key=lambda item: len(item[0]), reverse=True)
     folder_id = next((fid for root, fid in roots
-                      if path == root or path.startswith(root.rstrip(os.sep) + os.sep)), None)
+                      if is_under(path, root)), None)
     if folder_id is None:
         return 0
     try:

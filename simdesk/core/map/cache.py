@@ -29,6 +29,7 @@ from typing import Iterable
 
 import numpy as np
 
+from simdesk.core.paths import folder_prefix
 from simdesk.core.map.layout import (
     LAYOUT_VERSION,
     LayoutParams,
@@ -174,7 +175,7 @@ def scope_embeddings(store: Store, space: EmbeddingSpace, scope: MapScope) -> tu
     if scope.kind == "photos":
         keep = np.isin(ids, np.asarray(scope.photo_ids, dtype=np.int64))
     elif scope.kind == "folder":
-        prefix = encode_path(scope.folder_path.rstrip(os.sep) + os.sep)
+        prefix = encode_path(folder_prefix(scope.folder_path))
         rows = store.connection.execute("SELECT id, path FROM photos").fetchall()
         inside = np.fromiter((pid for pid, path in rows if bytes(path).startswith(prefix)),
                              dtype=np.int64)
