@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from simdesk.core.provenance import Provenance, read_provenance
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "DecodeError",
@@ -114,6 +116,7 @@ class DecodedImage:
     height: int
     capture_time: float | None  # POSIX seconds, EXIF time read as UTC
     format: str  # Pillow format name, e.g. "JPEG"
+    provenance: Provenance = Provenance()  # camera, editing software, JPEG quality
 
 
 # --------------------------------------------------------------------------
@@ -558,6 +561,7 @@ def _decode_loaded(
         exif = Image.Exif()
     orientation = _orientation(exif)
     capture_time = _capture_time_from_exif(exif)
+    provenance = read_provenance(img, exif)
 
     rgb = _to_rgb(img)
     # Cheap box pre-reduction of big non-JPEG (or undraftable) images to about
@@ -603,6 +607,7 @@ def _decode_loaded(
         height=height,
         capture_time=capture_time,
         format=fmt,
+        provenance=provenance,
     )
 
 

@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from simdesk.core.decode import IMAGE_EXTENSIONS, DecodedImage, DecodeError, decode_image
+from simdesk.core.duplicates import facts as duplicate_facts
 from simdesk.core.embedder import Embedder
 from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
 from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
@@ -253,6 +254,7 @@ class _BatchWriter:
                 decoded = prepared.decoded
                 store.put_embedding(prepared.content_hash, self.space.id, vector)
                 store.put_thumbnail(prepared.content_hash, decoded.thumbnail)
+                duplicate_facts.put_provenance(store, prepared.content_hash, decoded.provenance)
                 self._write_photo(prepared, decoded.width, decoded.height, decoded.capture_time)
                 self.report.embedded += 1
         self.to_embed.clear()

@@ -20,11 +20,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from simdesk.core.duplicates import facts as duplicate_facts
 from simdesk.core.paths import folder_prefix
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -202,8 +203,9 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE colours (content_hash BLOB PRIMARY KEY, rgb INTEGER NOT NULL) WITHOUT ROWID")
 
 
-# MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit.
-MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3]
+# MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit. A feature's own
+# tables are migrated by the module that owns their SQL.
+MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3, duplicate_facts.migrate_to_4]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -507,7 +509,7 @@ class Store:
         ).fetchone()[0]
 
     def prune_orphans(self) -> None:
-        """Drop vectors, thumbnails and colours no photo refers to any more."""
+        """Drop vectors, thumbnails, colours and duplicate facts no photo refers to any more."""
         with self.transaction():
             self._db.execute(
                 "DELETE FROM embeddings WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
@@ -518,6 +520,10 @@ class Store:
             self._db.execute(
                 "DELETE FROM colours WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
             )
+            for table in duplicate_facts.TABLES:
+                self._db.execute(
+                    f"DELETE FROM {table} WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
+                )
 
     # -- thumbnails ----------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ REGROUP_DELAY_MS = 120
 
 # The keep-rule chooser: words for the user, the criteria order for the core.
 KEEP_RULES = (
+    ("the camera original", ("original", "oldest", "pixels", "size", "shortest_path")),
     ("the largest picture", ("pixels", "size", "oldest", "shortest_path")),
     ("the largest file", ("size", "pixels", "oldest", "shortest_path")),
     ("the oldest", ("oldest", "pixels", "size", "shortest_path")),

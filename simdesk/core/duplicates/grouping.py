@@ -38,10 +38,12 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from simdesk.core.duplicates import keep
+from simdesk.core.duplicates.keep import DEFAULT_KEEP_RULE, Member, choose_keep
 from simdesk.core.paths import under_any
+from simdesk.core.provenance import Provenance
 from simdesk.core.pooling import l2_normalize
 from simdesk.core.store import Store, decode_path, encode_path
-from simdesk.core.units import format_bytes
 
 # Calibrated on the near-duplicate benchmark (tests/benchmarks/near_dup_benchmark.py): the lowest
 # whitened similarity that keeps pairwise precision >= 0.99 on its 2,844-photo library is 0.52; 0.55
@@ -74,18 +76,18 @@ SAME_MOMENT_S = 0.01
 
 DENSE_LINKAGE_LIMIT = 3000  # bigger connected parts use the greedy sparse variant
 
-KEEP_CRITERIA = {
-    "pixels": "largest pixel count",
-    "size": "larger file",
-    "oldest": "older capture date",
-    "newest": "newer capture date",
-    "shortest_path": "shorter path",
-}
-DEFAULT_KEEP_RULE = ("pixels", "size", "oldest", "shortest_path")
 
 
 class DuplicateError(Exception):
     """The scan cannot be done as asked; the message says why."""
+
+
+def parse_keep_rule(rule) -> tuple[str, ...]:
+    """The keep rule as a tuple of criteria; DuplicateError names what is wrong."""
+    try:
+        return keep.parse_keep_rule(rule)
+    except keep.KeepRuleError as exc:
+        raise DuplicateError(str(exc)) from None
 
 
 # -- whitening ---------------------------------------------------------------------------------
@@ -330,89 +332,6 @@ def _greedy_complete_linkage(ei, ej, es) -> list[list[int]]:
 
 
 @dataclass(frozen=True)
-class Member:
-    photo_id: int
-    path: str
-    size: int
-    mtime_ns: int
-    content_hash: bytes
-    width: int | None
-    height: int | None
-    capture_time: float | None
-    reference: bool = False  # in a reference folder: never moved
-    similarity: float = 1.0  # to the kept copy (1.0 for it and for byte-identical copies)
-
-    @property
-    def pixels(self) -> int:
-        return (self.width or 0) * (self.height or 0)
-
-    @property
-    def folder(self) -> str:
-        return os.path.dirname(self.path)
-
-    @property
-    def date(self) -> float:
-        """Capture time when the photo has one, else the file's modification time."""
-        return self.capture_time if self.capture_time is not None else self.mtime_ns / 1e9
-
-
-def parse_keep_rule(rule: str | Sequence[str] | None) -> tuple[str, ...]:
-    if rule is None:
-        return DEFAULT_KEEP_RULE
-    items = [r.strip() for r in (rule.split(",") if isinstance(rule, str) else rule) if r.strip()]
-    unknown = [r for r in items if r not in KEEP_CRITERIA]
-    if unknown or not items:
-        raise DuplicateError(
-            f"unknown keep rule {', '.join(unknown) or '(empty)'}: use a comma-separated order of "
-            f"{', '.join(KEEP_CRITERIA)}"
-        )
-    if "oldest" in items and "newest" in items:
-        raise DuplicateError("a keep rule cannot ask for both the oldest and the newest copy")
-    return tuple(dict.fromkeys(items))
-
-
-def _criterion_key(member: Member, criterion: str):
-    if criterion == "pixels":
-        return -member.pixels
-    if criterion == "size":
-        return -member.size
-    if criterion == "oldest":
-        return member.date
-    if criterion == "newest":
-        return -member.date
-    if criterion == "shortest_path":
-        return len(member.path)
-    raise AssertionError(criterion)
-
-
-def _describe(member: Member, criterion: str) -> str:
-    if criterion == "pixels":
-        return f"{member.width}x{member.height}" if member.pixels else "size unknown"
-    if criterion == "size":
-        return format_bytes(member.size)
-    if criterion in ("oldest", "newest"):
-        when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(member.date))
-        return when if member.capture_time is not None else f"no capture date; file time {when}"
-    return member.path
-
-
-def choose_keep(members: Sequence[Member], rule: Sequence[str] = DEFAULT_KEEP_RULE) -> tuple[Member, str]:
-    """The member to keep by ``rule`` and the reason, in words ("largest pixel count (4000x3000)")."""
-    pool = [m for m in members if m.reference] or list(members)
-    ranked = sorted(pool, key=lambda m: tuple(_criterion_key(m, c) for c in rule) + (m.path,))
-    best = ranked[0]
-    prefix = "in a reference folder; " if best.reference and len(pool) < len(members) else ""
-    if len(ranked) == 1:
-        return best, "in a reference folder (never deleted)" if best.reference else "the only copy"
-    runner_up = ranked[1]
-    for criterion in rule:
-        if _criterion_key(best, criterion) != _criterion_key(runner_up, criterion):
-            detail = "" if criterion == "shortest_path" else f" ({_describe(best, criterion)})"
-            return best, f"{prefix}{KEEP_CRITERIA[criterion]}{detail}"
-    return best, f"{prefix}first by name (the copies tie on {', '.join(KEEP_CRITERIA[c] for c in rule)})"
-
-
-@dataclass(frozen=True)
 class DuplicateGroup:
     """Copies of one photo. ``members[0]`` is the one to keep; the others follow by similarity."""
 
@@ -533,10 +452,12 @@ class ScanProgress:
 
 def all_photos(store: Store) -> list[Member]:
     rows = store.connection.execute(
-        "SELECT id, path, size, mtime_ns, content_hash, width, height, capture_time "
-        "FROM photos ORDER BY id"
+        "SELECT p.id, p.path, p.size, p.mtime_ns, p.content_hash, p.width, p.height, p.capture_time, "
+        "v.camera, v.software, v.jpeg_quality "
+        "FROM photos p LEFT JOIN provenance v USING (content_hash) ORDER BY p.id"
     ).fetchall()
-    return [Member(r[0], decode_path(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7]) for r in rows]
+    return [Member(r[0], decode_path(r[1]), r[2], r[3], bytes(r[4]), r[5], r[6], r[7],
+                   provenance=Provenance(r[8], r[9], r[10])) for r in rows]
 
 
 @dataclass
