@@ -565,11 +565,11 @@ def _dup_progress(printer: ProgressPrinter, label: str):
 
 def _scan_progress(printer: ProgressPrinter):
     def callback(p) -> None:
-        if p.phase == "comparing":
+        if p.phase in ("comparing", "verifying", "verifying groups"):
             total = max(p.total, 1)
             filled = int(printer.width * p.done / total)
             bar = "#" * filled + "-" * (printer.width - filled)
-            printer._emit(f"Comparing [{bar}] {100 * p.done / total:.0f}%")
+            printer._emit(f"{p.phase.capitalize()} [{bar}] {100 * p.done / total:.0f}%")
 
     return callback
 
@@ -582,14 +582,20 @@ def _ask(question: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+_GROUP_LABELS = {"identical": "identical files", "copy": "copies of one photo",
+                 "similar_shot": "similar shots (different exposures: nothing is ticked)"}
+
+
 def _print_groups(scan, groups, threshold: float) -> None:
-    near = sum(1 for g in groups if g.kind == "near")
-    print(f"{len(groups)} duplicate groups ({len(groups) - near} byte-identical, {near} near) among "
-          f"{len(scan.photos)} photos; threshold {threshold:.2f}, {scan.model}, {scan.descriptor}.")
+    counts = {kind: sum(1 for g in groups if g.kind == kind) for kind in _GROUP_LABELS}
+    print(f"{counts['identical'] + counts['copy']} duplicate groups ({counts['identical']} identical, "
+          f"{counts['copy']} edited copies) and {counts['similar_shot']} groups of similar shots among "
+          f"{len(scan.photos)} photos; {scan.model}, {scan.descriptor}"
+          + (f", similarity at least {threshold:.2f}." if threshold > scan.floor else "."))
     for number, group in enumerate(groups, 1):
-        kind = "byte-identical copies" if group.kind == "exact" else "near-duplicates"
-        print(f"\nGroup {number}: {len(group.members)} {kind}, {_fmt_bytes(group.reclaimable_bytes)} "
-              f"to reclaim")
+        print(f"\nGroup {number}: {len(group.members)} {_GROUP_LABELS[group.kind]}, "
+              f"{_fmt_bytes(group.reclaimable_bytes)} to reclaim")
+        extras = {m.path for m in group.extras}
         for member in group.members:
             if member.path == group.keep:
                 role, note = "keep ", f"  <- {group.reason}"
@@ -597,7 +603,8 @@ def _print_groups(scan, groups, threshold: float) -> None:
                 role, note = "ref  ", "  (reference folder: never deleted)"
             else:
                 same = "identical" if member.content_hash == group.kept.content_hash else f"{member.similarity:.2f}"
-                role, note = "extra", f"  similarity {same}"
+                role = "extra" if member.path in extras else "shot "
+                note = f"  similarity {same}"
             dims = f"{member.width}x{member.height}" if member.pixels else "?x?"
             print(f"  {role} {member.path}  {dims}  {_fmt_bytes(member.size)}  {_fmt_date(member.capture_time)}{note}")
 
@@ -617,6 +624,7 @@ def cmd_duplicates(args) -> int:
     from simdesk.core.library import LibraryError
     from simdesk.core.models.catalog import ModelError
     from simdesk.core.duplicates.trash import TrashError, platform_support
+    from simdesk.core.progress import Cancelled
 
     library = _library(args)
     _show_notices(library)
@@ -645,7 +653,7 @@ def cmd_duplicates(args) -> int:
             try:
                 scan = library.find_duplicates(args.threshold, fast=args.fast, rotations=rotations,
                                                progress=_scan_progress(printer), cancel=cancel)
-            except InterruptedError:
+            except Cancelled:
                 printer.finish()
                 _print_err("Stopped.")
                 return EXIT_CANCELLED

@@ -12,22 +12,17 @@ from PIL import Image
 
 from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
+from simdesk.core.duplicates import candidates, dismissed, linkage
 from simdesk.core.duplicates import grouping as duplicates
-from simdesk.core.duplicates.grouping import (
-    DEFAULT_KEEP_RULE,
-    DuplicateError,
-    Member,
-    Whitening,
-    choose_keep,
-    complete_linkage,
-    parse_keep_rule,
-    similar_pairs,
-)
+from simdesk.core.duplicates.candidates import Whitening, similar_pairs
+from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
+from simdesk.core.duplicates.keep import DEFAULT_KEEP_RULE, Member, choose_keep
+from simdesk.core.duplicates.linkage import complete_linkage
 from simdesk.core.pooling import l2_normalize
 from simdesk.core.store import Store
 
 
-def brute_force_pairs(a, threshold, r=None, aspects=None, tolerance=duplicates.ROTATION_ASPECT_TOLERANCE):
+def brute_force_pairs(a, threshold, r=None, aspects=None, tolerance=candidates.ROTATION_ASPECT_TOLERANCE):
     sims = a @ a.T
     if r is not None:
         cross = a @ r.T
@@ -129,7 +124,7 @@ def test_complete_linkage_groups_a_clique_and_honours_the_threshold():
 
 
 def test_complete_linkage_greedy_variant_for_huge_components(monkeypatch):
-    monkeypatch.setattr(duplicates, "DENSE_LINKAGE_LIMIT", 2)
+    monkeypatch.setattr(linkage, "DENSE_LINKAGE_LIMIT", 2)
     groups = complete_linkage(4, *pairs((0, 1, 0.95), (1, 2, 0.9), (0, 2, 0.85), (2, 3, 0.99)), threshold=0.8)
     for g in groups:  # every pair inside a group is listed above the threshold
         for x in g:
@@ -216,10 +211,13 @@ def test_scan_finds_exact_copies_without_vectors(store):
     add_photo(store, "/p/c.jpg", b"h2")
     scan = duplicates.scan(store, None, threshold=0.5)
     (group,) = scan.groups()
-    assert group.kind == "exact" and group.paths == ["/p/a.jpg", "/p/b/a copy.jpg"]
+    assert group.kind == "identical" and group.paths == ["/p/a.jpg", "/p/b/a copy.jpg"]
     assert group.keep == "/p/a.jpg" and group.reason == "shorter path"
     assert [m.similarity for m in group.members] == [1.0, 1.0]
-    assert group.to_json() == {"keep": "/p/a.jpg", "paths": ["/p/a.jpg", "/p/b/a copy.jpg"]}
+    data = group.to_json()
+    assert (data["kind"], data["keep"], data["paths"]) == ("identical", "/p/a.jpg", ["/p/a.jpg", "/p/b/a copy.jpg"])
+    assert [(m["path"], m["kept"], m["size"], m["evidence"]) for m in data["members"]] == [
+        ("/p/a.jpg", True, 10, {"identical": True}), ("/p/b/a copy.jpg", False, 10, {"identical": True})]
 
 
 def near_store(store):
@@ -236,7 +234,7 @@ def test_scan_groups_near_copies_with_their_byte_identical_copies(store):
     ids, v = near_store(store)
     scan = duplicates.scan(store, (ids, v, None), threshold=0.9, whiten=False)
     (group,) = scan.groups()
-    assert group.kind == "near"
+    assert group.kind == "copy"
     assert set(group.paths) == {"/p/orig.jpg", "/p/small.jpg", "/q/small.jpg"}
     assert group.keep == "/p/orig.jpg" and group.reason == "largest pixel count (4000x3000)"
     by_path = {m.path: m for m in group.members}
@@ -245,7 +243,7 @@ def test_scan_groups_near_copies_with_their_byte_identical_copies(store):
     assert [m.path for m in group.extras] == ["/p/small.jpg", "/q/small.jpg"]
     # The slider: above the near similarity only the byte-identical pair remains.
     (exact,) = scan.groups(0.999)
-    assert exact.kind == "exact" and set(exact.paths) == {"/p/small.jpg", "/q/small.jpg"}
+    assert exact.kind == "identical" and set(exact.paths) == {"/p/small.jpg", "/q/small.jpg"}
     with pytest.raises(DuplicateError, match="scan again"):
         scan.groups(0.1)
 
@@ -269,17 +267,17 @@ def test_user_choice_of_keep_and_reference_folders(store):
 
 def test_a_dismissed_pair_never_comes_back(store):
     ids, v = near_store(store)
-    duplicates.dismiss(store, [b"A", b"B"])
+    dismissed.dismiss(store, [b"A", b"B"])
     scan = duplicates.scan(store, (ids, v, None), threshold=0.5, whiten=False)
     for t in (0.5, 0.9, 0.999):
         for group in scan.groups(t):
             assert {m.content_hash for m in group.members} != {b"A", b"B"}
             assert not ({b"A", b"B"} <= {m.content_hash for m in group.members})
     # Byte-identical copies can be accepted too: (h, h) hides them.
-    duplicates.dismiss(store, [b"B", b"B"])
+    dismissed.dismiss(store, [b"B", b"B"])
     assert duplicates.scan(store, (ids, v, None), threshold=0.5, whiten=False).groups() == []
-    assert duplicates.undismiss(store, [b"A", b"B"]) == 1
-    assert duplicates.dismissed_pairs(store) == {(b"B", b"B")}
+    assert dismissed.undismiss(store, [b"A", b"B"]) == 1
+    assert dismissed.dismissed_pairs(store) == {(b"B", b"B")}
 
 
 def test_scan_compares_photos_turned_by_90_degrees(store):
@@ -325,7 +323,7 @@ def test_library_prepares_descriptors_once_and_finds_duplicates(library, dup_fol
     assert library.prepare_duplicates().computed == 0
     scan = library.find_duplicates(threshold=0.95)
     groups = library.duplicate_groups(scan)
-    exact = {frozenset(g.paths) for g in groups if g.kind == "exact"}
+    exact = {frozenset(g.paths) for g in groups if g.kind == "identical"}
     assert frozenset({str(dup_folder / "photo_0.jpg"), str(dup_folder / "copy_of_0.jpg")}) in exact
     assert frozenset({str(dup_folder / "photo_1.jpg"), str(dup_folder / "album" / "photo_1.jpg")}) in exact
     assert scan.not_compared == 0 and scan.model == TINY_MODEL
@@ -373,7 +371,11 @@ def test_cli_duplicates_json(cli_dups, capsys):
     data = json.loads(out)
     assert set(data) == {"threshold", "model", "groups"}
     assert data["threshold"] == 0.97 and data["model"] == TINY_MODEL
-    assert all(set(g) == {"keep", "paths"} and g["keep"] in g["paths"] for g in data["groups"])
+    assert all({"kind", "keep", "paths", "reason", "members"} <= set(g) and g["keep"] in g["paths"]
+               for g in data["groups"])
+    for group in data["groups"]:
+        assert [m["path"] for m in group["members"]] == group["paths"]
+        assert [m["kept"] for m in group["members"]].count(True) == 1
     pairs_found = {frozenset(g["paths"]) for g in data["groups"]}
     assert frozenset({str(cli_dups / "photo_0.jpg"), str(cli_dups / "copy_of_0.jpg")}) in pairs_found
 
@@ -381,7 +383,7 @@ def test_cli_duplicates_json(cli_dups, capsys):
 def test_cli_duplicates_readable_list_and_not_duplicates(cli_dups, capsys):
     code, out, err = run_cli(capsys, "duplicates", "--threshold", "0.97")
     assert code == 0, err
-    assert "byte-identical copies" in out and "keep " in out and "<- " in out
+    assert "identical files" in out and "keep " in out and "<- " in out
     assert "--trash-extras" in out
     code, out, err = run_cli(capsys, "not-duplicates", str(cli_dups / "photo_0.jpg"),
                              str(cli_dups / "copy_of_0.jpg"))
@@ -418,7 +420,10 @@ def test_different_capture_times_are_different_shots_not_copies(store):
                     add_photo(store, "/p/tz-fixed.jpg", b"5", capture=1000.0 + 7200)])
     v = np.array([[1, 0.01 * k, 0] for k in range(5)], dtype=np.float32)
     scan = duplicates.scan(store, (ids, v, None), threshold=0.9, whiten=False)
-    (group,) = scan.groups()
+    (group,) = [g for g in scan.groups() if g.kind == "copy"]
     assert set(group.paths) == {"/p/burst1.jpg", "/p/edited.jpg", "/p/stripped.jpg", "/p/tz-fixed.jpg"}
+    # The other exposure is a similar shot of the group's photos: listed apart, nothing proposed.
+    (shots,) = [g for g in scan.groups() if g.kind == "similar_shot"]
+    assert "/p/burst2.jpg" in shots.paths and shots.extras == [] and shots.reclaimable_bytes == 0
     (together,) = scan.groups(separate_shots=False)
     assert len(together.members) == 5

@@ -129,7 +129,7 @@ def test_eval_duplicates_cli_end_to_end(models_dir, tiny_model, tmp_path, capsys
     assert report["default"]["recall"] >= 3 / 9  # the byte-identical pairs at least
     assert report["recall_at_precision_0.99"]["recall"] > 0
     assert report["best_f1"]["f1"] > 0
-    assert set(report["default"]["grouped"]) == {"precision", "recall", "f1", "groups"}
+    assert set(report["default"]["grouped"]) == {"precision", "recall", "f1", "groups", "similar_shot_groups"}
     with Image.open(plot) as img:
         assert img.format == "PNG" and img.size == (640, 480)
 

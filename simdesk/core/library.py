@@ -491,13 +491,14 @@ class Library:
         return missing_descriptors(self.store, self.duplicate_descriptor_model().spec, rotations)
 
     def find_duplicates(self, threshold: float | None = None, *, fast: bool = False,
-                        rotations: bool = True, floor: float | None = None, progress=None,
-                        cancel: threading.Event | None = None):
+                        rotations: bool = True, progress=None, cancel: threading.Event | None = None,
+                        workers: int | None = None):
         """Scan for duplicate groups; a ``DuplicateScan`` (``scan.groups(...)`` lists them).
 
-        Uses the duplicate descriptors (run ``prepare_duplicates`` first; photos without one are
-        only checked for byte-identical copies). ``fast``: the library's own vectors instead (no
-        preparation, fewer edited copies found). ``threshold`` None: the calibrated default.
+        Uses the duplicate descriptors and local features (``prepare_duplicates`` computes what
+        photos lack; photos without them are only checked for identical copies, or compared
+        unverified). ``fast``: the library's own vectors, unverified (no preparation, fewer
+        edited copies found). ``threshold`` None: verification alone decides.
         """
         from simdesk.core.duplicates import grouping as duplicates
         from simdesk.core.duplicates.descriptors import descriptor_spaces
@@ -505,15 +506,11 @@ class Library:
         self.reconcile_trash()
         store = self.store
         if fast:
-            if threshold is None:
-                threshold = duplicates.DEFAULT_THRESHOLD_LIBRARY_VECTORS
             space = self._space_for(load_model(self.model_name, verify=False), self.pooling)
-            descriptor = f"library vectors ({self.pooling} pooling), whitened"
+            descriptor = f"library vectors ({self.pooling} pooling), whitened, not verified"
             return duplicates.scan(store, lambda: (*store.load_embeddings(space), None), threshold=threshold,
-                                   floor=floor, model=self.model_name, descriptor=descriptor,
-                                   progress=progress, cancel=cancel)
-        if threshold is None:
-            threshold = duplicates.DEFAULT_THRESHOLD
+                                   verify=False, model=self.model_name, descriptor=descriptor,
+                                   progress=progress, cancel=cancel, workers=workers)
         model = self.duplicate_descriptor_model()
         spaces = descriptor_spaces(store, model.spec)
 
@@ -534,9 +531,10 @@ class Library:
             return ids, upright, turned if rotations else None
 
         descriptor = (f"{model.spec.layer} GeM, whitened"
-                      + (", upright and turned 90 degrees" if rotations else ""))
-        return duplicates.scan(store, load, threshold=threshold, floor=floor, model=self.model_name,
-                               descriptor=descriptor, progress=progress, cancel=cancel)
+                      + (", upright and turned 90 degrees" if rotations else "")
+                      + "; verified on local features")
+        return duplicates.scan(store, load, threshold=threshold, model=self.model_name,
+                               descriptor=descriptor, progress=progress, cancel=cancel, workers=workers)
 
     def duplicate_groups(self, scan, threshold: float | None = None, keep_rule=None,
                          separate_shots: bool = True):
@@ -546,11 +544,11 @@ class Library:
 
     def dismiss_duplicates(self, paths) -> int:
         """Mark these library photos as "not a duplicate" of each other, for good."""
-        from simdesk.core.duplicates.grouping import DuplicateError, dismiss, hashes_of
+        from simdesk.core.duplicates.dismissed import NotInLibraryError, dismiss, hashes_of
 
         try:
             hashes = hashes_of(self.store, [os.fspath(p) for p in paths])
-        except DuplicateError as exc:
+        except NotInLibraryError as exc:
             raise LibraryError(str(exc)) from None
         return dismiss(self.store, hashes)
 

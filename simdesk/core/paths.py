@@ -30,6 +30,15 @@ def under_any(path: str, folders: Iterable[str]) -> bool:
     return any(is_under(path, os.path.abspath(f)) for f in folders)
 
 
+def under_any_resolved(path: str, folders: Iterable[str]) -> bool:
+    """``under_any`` for the path as written or with every symbolic link resolved, on both
+    sides: a folder reached through a link alias is still that folder."""
+    folders = list(folders)
+    if under_any(os.path.abspath(path), folders):
+        return True
+    return under_any(os.path.realpath(path), [os.path.realpath(f) for f in folders])
+
+
 def read_file_stable(path: str) -> tuple[bytes, os.stat_result]:
     """The file's bytes, and its stat; raises ChangedWhileReading if it changed under us."""
     with open(path, "rb") as fh:

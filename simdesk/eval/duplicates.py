@@ -6,10 +6,11 @@ a JSON file (``{"groups": [[path, path, ...], ...]}``, paths relative to the fol
 group have no copy) or from the folder layout: every subfolder of the folder (with everything below
 it) is one group of copies, and photos directly in the folder have no copy.
 
-The similarities are the app's own: the folder is indexed into a temporary :class:`Library`, which
-computes its duplicate descriptors and scans (``Library.find_duplicates``). The scan keeps the
-candidate pairs down to a floor (by default the GUI slider's minimum); pairs below it count as
-predicted negative at every threshold.
+The decisions are the app's own: the folder is indexed into a temporary :class:`Library`, which
+computes its duplicate descriptors and scans (``Library.find_duplicates``: candidates, then
+verification). A pair's score is its descriptor similarity when the scan counts it as a copy, so
+the default (the scan's floor) scores verification alone and higher thresholds what
+``--threshold`` would keep; pairs the scan does not call copies count as predicted negative.
 
 The metric helpers work on arrays: ``scores`` (one similarity per candidate pair), ``is_true`` (is
 that pair a true pair) and ``positives`` (how many true pairs there are in all, found or not).
@@ -240,7 +241,7 @@ def plot_pr(path: str | os.PathLike, precision: Sequence[float], recall: Sequenc
 
 
 def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathLike | None = None,
-                        model: str | None = None, floor: float | None = None,
+                        model: str | None = None,
                         thresholds: Sequence[float] = DEFAULT_SWEEP, workers: int | None = None,
                         progress: Callable | None = None,
                         recipes: dict[str, str] | None = None,
@@ -267,7 +268,6 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
     photos = photos_in(root)
     if len(photos) < 2:
         raise ValueError(f"{root} needs at least two photos")
-    floor = duplicates.SLIDER_MIN if floor is None else float(floor)
     default = duplicates.DEFAULT_THRESHOLD
 
     with tempfile.TemporaryDirectory(prefix="simdesk-eval-") as tmp:
@@ -278,7 +278,7 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
             library.add_folder(root)
             library.index(progress=progress, workers=workers)
             library.prepare_duplicates(workers=workers, progress=describe_progress)
-            scan = library.find_duplicates(threshold=default, floor=floor)
+            scan = library.find_duplicates(threshold=default)
             predicted_groups = library.duplicate_groups(scan)
             model_name = library.model_name
         finally:
@@ -287,10 +287,24 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
     rel = [Path(os.path.relpath(m.path, root)).as_posix() for m in scan.photos]
     indexed = set(rel)
     truth = {pair for pair in true_pairs(groups) if pair[0] in indexed and pair[1] in indexed}
+    # A pair's score is its similarity when the scan counts it as a copy at its floor (verified, or
+    # unverified above the unverified threshold); identical files score 1; everything else is
+    # not found. The sweep then asks verified copies for more similarity, as --threshold does.
     pair_scores: dict[tuple[str, str], float] = {}
-    for a, b, s in zip(scan.pair_i.tolist(), scan.pair_j.tolist(), scan.pair_s.tolist()):
+
+    def score(a: int, b: int, s: float) -> None:
         key = (rel[a], rel[b]) if rel[a] < rel[b] else (rel[b], rel[a])
         pair_scores[key] = max(s, pair_scores.get(key, -2.0))
+
+    copy = scan.copy_pairs(scan.floor)
+    for ca, cb, s in zip(scan.pair_i[copy].tolist(), scan.pair_j[copy].tolist(), scan.pair_s[copy].tolist()):
+        for a in scan.contents[ca]:
+            for b in scan.contents[cb]:
+                score(a, b, s)
+    for files in scan.contents:
+        for x in range(len(files)):
+            for y in range(x + 1, len(files)):
+                score(files[x], files[y], 1.0)
     keys = list(pair_scores)
     scores = np.array([pair_scores[k] for k in keys], dtype=np.float64)
     is_true = np.array([k in truth for k in keys], dtype=bool)
@@ -299,8 +313,9 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
     f1, f1_t, f1_p, f1_r = best_f1(scores, is_true, positives)
     r99, r99_t = recall_at_precision(scores, is_true, positives, 0.99)
     p, r, f = prf_at(scores, is_true, positives, default)
+    offered = [g for g in predicted_groups if g.kind != "similar_shot"]
     gp, gr, gf = grouped_prf([[Path(os.path.relpath(m.path, root)).as_posix() for m in g.members]
-                              for g in predicted_groups], truth)
+                              for g in offered], truth)
     curve_t, curve_p, curve_r = pr_curve(scores, is_true, positives)
     n = len(indexed)
     report_by_edit = _recall_by_edit(groups, recipes or {}, pair_scores, default, indexed)
@@ -321,7 +336,8 @@ def evaluate_duplicates(folder: str | os.PathLike, *, truth_file: str | os.PathL
         "best_f1": {"f1": f1, "threshold": None if np.isnan(f1_t) else f1_t, "precision": f1_p, "recall": f1_r},
         "recall_at_precision_0.99": {"recall": r99, "threshold": None if np.isnan(r99_t) else r99_t},
         "default": {"threshold": default, "precision": p, "recall": r, "f1": f,
-                    "grouped": {"precision": gp, "recall": gr, "f1": gf, "groups": len(predicted_groups)}},
+                    "grouped": {"precision": gp, "recall": gr, "f1": gf, "groups": len(offered),
+                                "similar_shot_groups": len(predicted_groups) - len(offered)}},
         "curve": {"threshold": curve_t.tolist(), "precision": curve_p.tolist(), "recall": curve_r.tolist()},
         **({"by_edit": report_by_edit} if report_by_edit else {}),
     }

@@ -2,7 +2,7 @@
 
 Runs on its own thread like the indexing job (``Library.store`` is per thread: the job's
 connection is closed when its thread ends). Progress: ``("describe", DescriptorProgress)`` while
-descriptors are computed, then ``("compare", ScanProgress)``. The result is a :class:`ScanOutcome`;
+descriptors are computed, then ``("compare", Progress)``. The result is a :class:`ScanOutcome`;
 a cancelled scan ends with ``cancelled=True`` and no scan (the descriptors computed so far are
 kept: the next scan resumes).
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from simdesk.core.library import Library
+from simdesk.core.progress import Cancelled
 from simdesk.ui.tasks import Job
 
 
@@ -26,12 +27,9 @@ class ScanOutcome:
 
 
 class DuplicateScanJob(Job):
-    def __init__(self, library: Library, threshold: float, floor: float, workers: int | None = None,
-                 parent=None):
+    def __init__(self, library: Library, workers: int | None = None, parent=None):
         super().__init__(parent)
         self.library = library
-        self.threshold = threshold
-        self.floor = floor
         self.workers = workers
 
     def work(self, cancel: threading.Event, progress: Callable[[Any], None]) -> ScanOutcome:
@@ -46,10 +44,10 @@ class DuplicateScanJob(Job):
                 outcome.cancelled = True
                 return outcome
         try:
+            # The default (verification alone): the page's slider regroups the result at once.
             outcome.scan = library.find_duplicates(
-                self.threshold, floor=self.floor, progress=lambda p: progress(("compare", p)),
-                cancel=cancel)
-        except InterruptedError:
+                progress=lambda p: progress(("compare", p)), cancel=cancel, workers=self.workers)
+        except Cancelled:
             outcome.cancelled = True
         return outcome
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from simdesk.core.duplicates import grouping as core_duplicates
+from simdesk.core.duplicates.dismissed import dismissed_pairs
 from simdesk.core.duplicates import trash as core_trash
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome
@@ -50,6 +51,8 @@ PAGE_GROUPS = 50  # groups built at a time ("Show more" adds the next ones)
 REGROUP_DELAY_MS = 120
 
 # The keep-rule chooser: words for the user, the criteria order for the core.
+GROUP_KINDS = {"identical": "Identical files", "copy": "Copies of one photo",
+               "similar_shot": "Similar shots (different exposures: nothing is ticked)"}
 KEEP_RULES = (
     ("the camera original", ("original", "oldest", "pixels", "size", "shortest_path")),
     ("the largest picture", ("pixels", "size", "oldest", "shortest_path")),
@@ -130,11 +133,12 @@ class DupStatus(QWidget):
         if stage == "describe":
             self.label.setText(f"Preparing duplicate detection {p.done:,}/{p.total:,} · "
                                f"{p.rate:.1f} photos/s · ETA {format_duration(p.eta_seconds)}")
-        elif p.phase == "comparing":
-            self.label.setText(f"Comparing photos… {100 * p.done / max(p.total, 1):.0f}%")
+        elif p.phase in ("comparing", "verifying", "verifying groups"):
+            what = "Comparing photos" if p.phase == "comparing" else "Checking candidate copies"
+            self.label.setText(f"{what}… {100 * p.done / max(p.total, 1):.0f}%")
         else:
             self.label.setText("Grouping copies…" if p.phase == "grouping" else "Loading…")
-        if p.total > 0 and (stage == "describe" or p.phase == "comparing"):
+        if p.total and (stage == "describe" or p.phase in ("comparing", "verifying", "verifying groups")):
             self.bar.setRange(0, p.total)
             self.bar.setValue(p.done)
         else:
@@ -228,19 +232,19 @@ class GroupCard(QFrame):
     tick_changed = Signal(str, bool)  # (path, ticked)
     dismiss_requested = Signal(object)  # group
 
-    def __init__(self, number: int, group, members, unticked: set[str], parent=None):
+    def __init__(self, number: int, group, members, ticked: set[str], parent=None):
         super().__init__(parent)
         self.group = group
         self.setObjectName("groupCard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setStyleSheet("QFrame#groupCard { background: palette(base); border: 1px solid palette(mid); "
                            "border-radius: 6px; }")
-        kind = "Byte-identical copies" if group.kind == "exact" else "Near-duplicates"
-        extras = [m for m in members if m.path != group.keep and not m.reference]
+        kind = GROUP_KINDS[group.kind]
+        extras = [m for m in members if m in group.extras]
         reclaim = sum(m.size for m in extras)
         title = QLabel(self)
         title.setTextFormat(Qt.TextFormat.PlainText)
-        lowest = "" if group.kind == "exact" else f" · lowest similarity {group.similarity:.2f}"
+        lowest = "" if group.kind == "identical" else f" · lowest similarity {group.similarity:.2f}"
         title.setText(f"Group {number} · {kind} · {len(members)} copies{lowest} · "
                       f"{format_bytes(reclaim)} to free")
         font = title.font()
@@ -268,7 +272,7 @@ class GroupCard(QFrame):
         grid.setHorizontalSpacing(8)
         grid.setVerticalSpacing(8)
         for k, member in enumerate(members):
-            card = MemberCard(member, group, member.path not in unticked, self)
+            card = MemberCard(member, group, member.path in ticked, self)
             self.keep_buttons.addButton(card.keep_radio)
             card.keep_radio.toggled.connect(
                 lambda on, p=member.path: on and p != self.group.keep and self.keep_chosen.emit(self.group, p))
@@ -302,6 +306,7 @@ class DuplicatesPage(QWidget):
         self.groups: list = []  # as the core made them, with the user's keep choices applied
         self.job: DuplicateScanJob | None = None
         self.unticked: set[str] = set()
+        self.ticked_in: set[str] = set()  # similar shots the user ticked (none is by default)
         self.chosen_keep: dict[str, int] = {}  # path -> when chosen (the latest wins)
         self.gone: set[str] = set()  # moved to the Trash since the scan
         self.shown = PAGE_GROUPS
@@ -348,13 +353,14 @@ class DuplicatesPage(QWidget):
         # Controls: threshold slider, keep rule, the move button.
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(round(core_duplicates.SLIDER_MIN * 100), round(core_duplicates.SLIDER_MAX * 100))
-        saved = settings_value(controller.settings, "duplicates/threshold",
+        # A new key: the old "duplicates/threshold" meant an unverified similarity cut (0.55).
+        saved = settings_value(controller.settings, "duplicates/min_similarity",
                                core_duplicates.DEFAULT_THRESHOLD, float)
         self.slider.setValue(round(saved * 100))
         self.slider.setPageStep(5)
         self.slider.setFixedWidth(220)
-        self.slider.setToolTip("How alike two photos must be to count as copies: higher finds only "
-                               f"closer copies (default {core_duplicates.DEFAULT_THRESHOLD:.2f})")
+        self.slider.setToolTip("Copies are verified on their pixels. Move right to list only copies "
+                               "that are also this alike (leftmost, the default: every verified copy)")
         self.slider_value = QLabel(self)
         self.slider_value.setMinimumWidth(self.fontMetrics().horizontalAdvance("0.00 ") + 4)
         self.slider.valueChanged.connect(self._slider_moved)
@@ -455,7 +461,10 @@ class DuplicatesPage(QWidget):
         return [g for g in self.groups if len(self.visible_members(g)) >= 2]
 
     def ticked(self, group) -> set[str]:
-        return {m.path for m in group.extras if m.path not in self.unticked and m.path not in self.gone}
+        proposed = {m.path for m in group.extras if m.path not in self.unticked}
+        chosen = {m.path for m in group.members
+                  if m.path in self.ticked_in and m.path != group.keep and not m.reference}
+        return (proposed | chosen) - self.gone
 
     def plan(self):
         """The move the button would make now (``Library.plan_trash`` of the ticked copies)."""
@@ -473,9 +482,7 @@ class DuplicatesPage(QWidget):
         if self.scanning:
             return
         self.error = None
-        job = DuplicateScanJob(self.library, max(self.threshold, core_duplicates.SLIDER_MIN),
-                               core_duplicates.SLIDER_MIN, workers=self.controller.index_workers,
-                               parent=self)
+        job = DuplicateScanJob(self.library, workers=self.controller.index_workers, parent=self)
         job.progress.connect(self.status_widget.update_progress)
         job.succeeded.connect(self._scanned)
         job.failed.connect(self._scan_failed)
@@ -518,7 +525,7 @@ class DuplicatesPage(QWidget):
     def _slider_moved(self, value: int, regroup: bool = True) -> None:
         self.slider_value.setText(f"{value / 100:.2f}")
         if regroup:
-            self.controller.settings.setValue("duplicates/threshold", value / 100)
+            self.controller.settings.setValue("duplicates/min_similarity", value / 100)
             if self.scan is not None:
                 self._regroup_timer.start()
 
@@ -570,6 +577,7 @@ class DuplicatesPage(QWidget):
             self.chosen_keep.pop(m.path, None)
         self.chosen_keep[path] = len(self.chosen_keep) + int(time.monotonic() * 1000)
         self.unticked.discard(path)
+        self.ticked_in.discard(path)
         new = group.with_keep(path)
         self.groups = [new if g.key == group.key else g for g in self.groups]
         for k, card in enumerate(self.cards):
@@ -581,8 +589,10 @@ class DuplicatesPage(QWidget):
     def set_ticked(self, path: str, ticked: bool) -> None:
         if ticked:
             self.unticked.discard(path)
+            self.ticked_in.add(path)
         else:
             self.unticked.add(path)
+            self.ticked_in.discard(path)
         self._update_summary()
 
     def dismiss(self, group) -> None:
@@ -595,7 +605,7 @@ class DuplicatesPage(QWidget):
         def work():
             self.library.dismiss_duplicates(paths)
             if scan is not None:  # the scan's cannot-links, so a regroup keeps them apart too
-                scan.dismissed = core_duplicates.dismissed_pairs(self.library.store)
+                scan.dismissed = dismissed_pairs(self.library.store)
 
         self.controller.writes.run(work, on_result=lambda _: self.regroup(),
                                    on_error=self.controller._report_error)
@@ -695,7 +705,7 @@ class DuplicatesPage(QWidget):
         self.cards = []
 
     def _make_card(self, number: int, group) -> GroupCard:
-        card = GroupCard(number, group, self.visible_members(group), self.unticked, self.container)
+        card = GroupCard(number, group, self.visible_members(group), self.ticked(group), self.container)
         card.keep_chosen.connect(self.choose_keep)
         card.tick_changed.connect(self.set_ticked)
         card.dismiss_requested.connect(self.dismiss)
@@ -738,9 +748,9 @@ class DuplicatesPage(QWidget):
                                      "your photos.")
         elif not groups:
             self.placeholder.setText(
-                f"No duplicates at threshold {self.threshold:.2f}."
-                + (" Lower the threshold to find looser copies." if self.threshold > self.slider.minimum() / 100
-                   else ""))
+                ("No copies found." if self.threshold <= self.slider.minimum() / 100 else
+                 f"No copies at similarity {self.threshold:.2f}: move the slider left to see every "
+                 "verified copy."))
         else:
             self.placeholder.setText("")
         self.placeholder.setVisible(bool(self.placeholder.text()))

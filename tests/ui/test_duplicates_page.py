@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from simdesk.core.duplicates import trash as core_trash
-from simdesk.core.duplicates.grouping import ScanProgress
+from simdesk.core.progress import Progress
 from simdesk.ui import duplicates_page
 from .uihelpers import GUI_MARKS, draw_photo, wait_index_done
 
@@ -52,7 +52,7 @@ def dup_app(qtbot, make_app, library, dup_photos, qsettings):
     """The app on an indexed library, the slider at 0.90 (the tiny test model's clear copies)."""
     library.add_folder(dup_photos)
     library.add_reference_folder(dup_photos / "album")
-    qsettings.setValue("duplicates/threshold", 0.90)
+    qsettings.setValue("duplicates/min_similarity", 0.90)
     controller, window = make_app(library)
     wait_index_done(qtbot, controller)
     return controller, window
@@ -96,14 +96,16 @@ def test_scan_finds_copies_and_the_slider_regroups_without_rescanning(qtbot, dup
     assert page.move_button.text().startswith("Move 4 files, ") and page.move_button.isEnabled()
 
     with qtbot.waitSignal(page.groups_shown, timeout=10_000):
-        page.slider.setValue(45)
-    looser = shown_groups(page)
-    assert len(looser) > 4
+        page.slider.setValue(page.slider.maximum())
+    stricter = shown_groups(page)  # the identical files stay; every shown pair is that alike
+    assert {frozenset({dup_photos / "photo_0.jpg", dup_photos / "copy_of_0.jpg"}),
+            frozenset({dup_photos / "photo_1.jpg", dup_photos / "album" / "photo_1.jpg"})} <= stricter
+    assert all(card.group.similarity >= page.slider.maximum() / 100 for card in page.cards)
     with qtbot.waitSignal(page.groups_shown, timeout=10_000):
         page.slider.setValue(90)
     assert shown_groups(page) == expected_groups(dup_photos)
     assert len(scans) == 1  # the slider never scanned again
-    assert controller.settings.value("duplicates/threshold") in (0.9, "0.9")
+    assert controller.settings.value("duplicates/min_similarity") in (0.9, "0.9")
 
 
 def test_ticks_and_the_kept_copy_change_what_moves(qtbot, dup_app, dup_photos):
@@ -202,8 +204,8 @@ def test_cancel_stops_the_scan(qtbot, dup_app, library):
     controller, window = dup_app
     started = threading.Event()
 
-    def slow_scan(threshold=None, *, floor=None, progress=None, cancel=None, **_):
-        progress(ScanProgress("comparing", 1, 10))
+    def slow_scan(threshold=None, *, progress=None, cancel=None, **_):
+        progress(Progress("comparing", 1, 10))
         started.set()
         cancel.wait(20)
         raise InterruptedError("duplicate scan cancelled")
@@ -226,7 +228,7 @@ def test_where_restore_is_impossible_the_move_is_off_and_says_why(qtbot, make_ap
     monkeypatch.setattr(core_trash, "platform_support",
                         lambda: core_trash.TrashSupport(False, False, message))
     library.add_folder(dup_photos)
-    qsettings.setValue("duplicates/threshold", 0.90)
+    qsettings.setValue("duplicates/min_similarity", 0.90)
     controller, window = make_app(library)
     wait_index_done(qtbot, controller)
     page = find_duplicates(qtbot, window)

@@ -38,7 +38,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
 from simdesk.core.duplicates.grouping import DuplicateGroup, Member
-from simdesk.core.paths import is_under, under_any
+from simdesk.core.paths import is_under, under_any, under_any_resolved
 from simdesk.core.store import Store, decode_path, encode_path
 from simdesk.core.units import format_bytes
 
@@ -426,13 +426,6 @@ class TrashReport:
     bytes: int = 0
 
 
-def _real_in_folders(path: str, folders: Sequence[str]) -> bool:
-    if under_any(os.path.abspath(path), folders):
-        return True
-    real = os.path.realpath(path)
-    return under_any(real, [os.path.realpath(f) for f in folders])
-
-
 def _unchanged(st: os.stat_result, size: int, mtime_ns: int) -> bool:
     return st.st_size == size and st.st_mtime_ns == mtime_ns
 
@@ -440,7 +433,7 @@ def _unchanged(st: os.stat_result, size: int, mtime_ns: int) -> bool:
 def _why_not(item: TrashItem, reference_folders: Sequence[str]) -> str | None:
     """Why this file must not move now (None: it may)."""
     path = item.path
-    if _real_in_folders(path, reference_folders):
+    if under_any_resolved(path, reference_folders):
         return "in a reference folder: never deleted"
     try:
         st = os.lstat(path)
