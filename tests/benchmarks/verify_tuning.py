@@ -304,6 +304,9 @@ def room_pairs(timer):
 
 
 def main():
+    import os
+    if os.environ.get("VERIFY_WORK_SIDE"):  # for comparing working sizes
+        V.WORK_SIDE = int(os.environ["VERIFY_WORK_SIDE"])
     mode = sys.argv[1] if len(sys.argv) > 1 else "tune"
     timer = Timer()
     if mode == "tune":

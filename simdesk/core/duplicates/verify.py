@@ -45,9 +45,6 @@ MAX_KEYPOINTS = 200
 # RootSIFT components are stored in 4 bits as round(value * this), clipped to 15: nearly every
 # component of a unit RootSIFT vector is below 0.3, and the quantised vector keeps its direction.
 QUANT_SCALE = 50.0
-# Keypoints smaller than this (diameter, working pixels) are dropped: the finest details vanish in a
-# downscaled or blurred copy, so they only add false candidates.
-MIN_KEYPOINT_SIZE = 0.0
 # Longest side of the grey copy kept for the same-exposure test.
 THUMB_SIDE = 96
 # JPEG quality the grey copy is stored at: its artefacts are far below what the change test sees.
@@ -235,20 +232,20 @@ def extract_features(image) -> LocalFeatures:
                              np.zeros((0, 128), np.uint8), np.zeros((0, 0), np.uint8))
     work = _resize_long(grey, WORK_SIDE)
     wh, ww = work.shape
-    kps, desc = _sift().detectAndCompute(work, None) if min(wh, ww) >= 16 else ((), None)
-    if desc is None or not len(kps):
-        pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
-    else:
+    kps = _sift().detect(work, None) if min(wh, ww) >= 16 else ()
+    pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
+    if kps:
         resp = np.array([k.response for k in kps], np.float32)
-        size = np.array([k.size for k in kps], np.float32)
-        pts = np.array([k.pt for k in kps], np.float32)
-        keep = np.flatnonzero(size >= MIN_KEYPOINT_SIZE)
-        keep = keep[np.argsort(-resp[keep], kind="stable")]
+        xy = np.array([k.pt for k in kps], np.float32)
+        keep = np.argsort(-resp, kind="stable")
         # One descriptor per location: OpenCV repeats a keypoint for each dominant orientation.
-        _, first = np.unique(np.round(pts[keep]).astype(np.int32), axis=0, return_index=True)
+        _, first = np.unique(np.round(xy[keep]).astype(np.int32), axis=0, return_index=True)
         keep = keep[np.sort(first)][:MAX_KEYPOINTS]
-        pts = (pts[keep] + 0.5) / max(wh, ww)
-        desc = np.clip(np.round(_rootsift(desc[keep]) * QUANT_SCALE), 0, 15).astype(np.uint8)
+        # Descriptors only for the keypoints kept (computing them costs as much as detecting).
+        kept, raw = _sift().compute(work, [kps[i] for i in keep])
+        if raw is not None and len(kept):
+            pts = (np.array([k.pt for k in kept], np.float32) + 0.5) / max(wh, ww)
+            desc = np.clip(np.round(_rootsift(raw) * QUANT_SCALE), 0, 15).astype(np.uint8)
     thumb = _resize_long(work, THUMB_SIDE) if max(wh, ww) > THUMB_SIDE else work.copy()
     return LocalFeatures(w, h, ww, wh, pts.astype(np.float32), desc, thumb)
 
