@@ -117,6 +117,7 @@ class DecodedImage:
     capture_time: float | None  # POSIX seconds, EXIF time read as UTC
     format: str  # Pillow format name, e.g. "JPEG"
     provenance: Provenance = Provenance()  # camera, editing software, JPEG quality
+    image: Any = None  # with keep_image: the upright RGB PIL image as decoded (at least need px)
 
 
 # --------------------------------------------------------------------------
@@ -545,6 +546,7 @@ def _decode_loaded(
     resize_mode: str,
     thumb_size: int,
     data: bytes = b"",
+    keep_image: bool = False,
 ) -> DecodedImage:
     need = max(input_size, thumb_size)
     source_mode = img.mode
@@ -608,6 +610,8 @@ def _decode_loaded(
         capture_time=capture_time,
         format=fmt,
         provenance=provenance,
+        # The source image is closed when decode_image returns: hand out a copy if rgb is it.
+        image=(rgb.copy() if rgb is img else rgb) if keep_image else None,
     )
 
 
@@ -618,6 +622,7 @@ def decode_image(
     resize_mode: str = "squash",
     thumb_size: int = 256,
     max_pixels: int = 250_000_000,
+    keep_image: bool = False,
 ) -> DecodedImage:
     """Decode an image file's bytes once into CNN pixels, a thumbnail and metadata.
 
@@ -626,7 +631,8 @@ def decode_image(
     shorter side to input_size and crops the centre. Animated images give
     their first frame. Raises :class:`DecodeError` (or its subclass
     :class:`UnsupportedFormatError`) with a human ``reason`` for anything that
-    is not a decodable image; ``ValueError`` only for bad arguments.
+    is not a decodable image; ``ValueError`` only for bad arguments. ``keep_image``: also return
+    the upright RGB image the outputs were made from (``image``), for more per-photo products.
     """
     if resize_mode not in ("squash", "center_crop"):
         raise ValueError(f"resize_mode must be 'squash' or 'center_crop', not {resize_mode!r}")
@@ -656,8 +662,9 @@ def decode_image(
             # process-global and catch_warnings is not thread-safe.
             with _huge_lock, warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data)
-        return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data)
+                return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data,
+                                      keep_image)
+        return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data, keep_image)
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:

@@ -16,13 +16,14 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
 
 from simdesk.core.decode import IMAGE_EXTENSIONS, DecodedImage, DecodeError, decode_image
 from simdesk.core.duplicates import facts as duplicate_facts
+from simdesk.core.duplicates.facts import local_features_or_none
 from simdesk.core.embedder import Embedder
 from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
 from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
@@ -149,6 +150,7 @@ class Prepared:
     mtime_ns: int = 0
     content_hash: bytes = b""
     decoded: DecodedImage | None = None  # None when the embedding is reused
+    local_features: bytes | None = None  # for the duplicate verification, from the same decode
     error: str | None = None
     retry_later: str | None = None
 
@@ -182,9 +184,12 @@ def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size:
     if result.content_hash in reusable:
         return result
     try:
-        result.decoded = decode_image(
-            data, input_size=input_size, resize_mode=resize_mode, thumb_size=THUMBNAIL_SIZE
+        decoded = decode_image(
+            data, input_size=input_size, resize_mode=resize_mode, thumb_size=THUMBNAIL_SIZE,
+            keep_image=True,
         )
+        result.local_features = local_features_or_none(decoded.image)
+        result.decoded = replace(decoded, image=None)
     except DecodeError as exc:
         result.error = exc.reason
     except MemoryError:
@@ -255,6 +260,9 @@ class _BatchWriter:
                 store.put_embedding(prepared.content_hash, self.space.id, vector)
                 store.put_thumbnail(prepared.content_hash, decoded.thumbnail)
                 duplicate_facts.put_provenance(store, prepared.content_hash, decoded.provenance)
+                # b"": OpenCV could not describe it; it is compared unverified, not retried.
+                duplicate_facts.put_local_features(store, prepared.content_hash,
+                                                   prepared.local_features or b"")
                 self._write_photo(prepared, decoded.width, decoded.height, decoded.capture_time)
                 self.report.embedded += 1
         self.to_embed.clear()

@@ -7,6 +7,7 @@ import shutil
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
@@ -20,12 +21,23 @@ from .uihelpers import GUI_MARKS, draw_photo, wait_index_done
 pytestmark = GUI_MARKS
 
 
+def textured_photo(path, seed, size):
+    """A drawn photo with a fine texture over it: like a real photo, it has the detail the copy
+    verification matches (flat shapes alone give it nothing to hold on to)."""
+    draw_photo(path, seed=seed, size=size, quality=92)
+    rng = np.random.default_rng(seed + 1000)
+    noise = rng.normal(0, 1, (size[1] // 4, size[0] // 4)).astype(np.float32)
+    noise = np.asarray(Image.fromarray(noise).resize(size, Image.Resampling.BICUBIC))
+    pixels = np.asarray(Image.open(path).convert("RGB")).astype(np.float32) + 40 * noise[..., None]
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=92)
+
+
 @pytest.fixture
 def dup_photos(tmp_path):
     """8 drawn photos, two byte-identical copies (one in a reference folder), two resized copies."""
     folder = tmp_path / "Pictures"
     for i in range(8):
-        draw_photo(folder / f"photo_{i}.jpg", seed=i, size=(160, 120), quality=92)
+        textured_photo(folder / f"photo_{i}.jpg", i, (160, 120))
     shutil.copy(folder / "photo_0.jpg", folder / "copy_of_0.jpg")
     (folder / "album").mkdir()
     shutil.copy(folder / "photo_1.jpg", folder / "album" / "photo_1.jpg")

@@ -35,6 +35,7 @@ from typing import Callable
 import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
+from simdesk.core.duplicates import facts
 from simdesk.core.embedder import Embedder, choose_providers
 from simdesk.core.paths import ChangedWhileReading, content_hash, read_file_stable
 from simdesk.core.models.catalog import ModelError, ModelManifest
@@ -204,9 +205,10 @@ def update_descriptors(
     spaces = descriptor_spaces(store, model.spec)
     have_up = store.hashes_with_embedding(spaces["upright"].id)
     have_rot = store.hashes_with_embedding(spaces["rot90"].id) if rotations else have_up
+    have_facts = facts.hashes_with_facts(store)
     todo: dict[bytes, str] = {}
     for path, (_size, _mtime, chash) in sorted(store.photo_states().items()):
-        if chash in have_up and chash in have_rot:
+        if chash in have_up and chash in have_rot and chash in have_facts:
             report.already += 1
         elif chash not in todo:
             todo[chash] = path
@@ -228,9 +230,11 @@ def update_descriptors(
         if content_hash(data) != chash:
             return item, None, "file changed since it was indexed; run `simdesk index`"
         try:
-            return item, decode_image(data, input_size=size, resize_mode=mode, thumb_size=16).pixels, None
+            decoded = decode_image(data, input_size=size, resize_mode=mode, thumb_size=16, keep_image=True)
         except DecodeError as exc:
             return item, None, exc.reason
+        # Libraries indexed before schema 4 get their provenance and local features here too.
+        return item, (decoded.pixels, decoded.provenance, facts.local_features_or_none(decoded.image)), None
 
     done = 0
     last_report = 0.0
@@ -241,17 +245,20 @@ def update_descriptors(
                 report.cancelled = True
                 break
             loaded = list(pool.map(load, items[start:start + batch_size]))
-            good = [(item, px) for item, px, why in loaded if px is not None]
+            good = [(item, got) for item, got, why in loaded if got is not None]
             for (chash, path), _, why in loaded:
                 if why is not None and why != "cancelled":
                     report.skipped.append((path, why))
             if good:
-                upright, rotated = model.run(np.stack([px for _, px in good]), rotations=rotations)
+                upright, rotated = model.run(np.stack([got[0] for _, got in good]), rotations=rotations)
                 with store.transaction():
-                    for k, ((chash, _path), _) in enumerate(good):
+                    for k, ((chash, _path), (_, provenance, features)) in enumerate(good):
                         store.put_embedding(chash, spaces["upright"].id, upright[k])
                         if rotated is not None:
                             store.put_embedding(chash, spaces["rot90"].id, rotated[k])
+                        if chash not in have_facts:
+                            facts.put_provenance(store, chash, provenance)
+                            facts.put_local_features(store, chash, features or b"")
                 report.computed += len(good)
             done += len(loaded)
             now = time.monotonic()
@@ -270,6 +277,7 @@ def missing_descriptors(store: Store, spec: DescriptorSpec, rotations: bool = Tr
     spaces = descriptor_spaces(store, spec)
     hashes = {state[2] for state in store.photo_states().values()}
     missing = hashes - store.hashes_with_embedding(spaces["upright"].id)
+    missing |= hashes - facts.hashes_with_facts(store)
     if rotations:
         missing |= hashes - store.hashes_with_embedding(spaces["rot90"].id)
     return len(missing)

@@ -34,6 +34,18 @@ def migrate_to_4(db: sqlite3.Connection) -> None:
     )
 
 
+def local_features_or_none(image) -> bytes | None:
+    """The stored form of a decoded photo's local features, computed from the decode that made its
+    thumbnail (one pass per photo). None if OpenCV cannot describe it: the photo is then compared
+    without verification."""
+    from simdesk.core.duplicates.verify import extract_features
+
+    try:
+        return extract_features(image).to_bytes()
+    except Exception:  # cv2.error and friends: a photo without features is still indexed
+        return None
+
+
 def put_provenance(store: "Store", content_hash: bytes, provenance: Provenance) -> None:
     store.connection.execute(
         "INSERT OR REPLACE INTO provenance(content_hash, camera, software, jpeg_quality) "
