@@ -39,7 +39,7 @@ from PIL import Image
 
 # Longest side of the working copy keypoints come from: every photo is brought to the same size, so
 # a resized copy looks like its original at this size (only softer), and the cost is bounded.
-WORK_SIDE = 320
+WORK_SIDE = 256
 # Keypoints kept per photo (the strongest by detector response): bounds storage and matching cost.
 MAX_KEYPOINTS = 200
 # RootSIFT components are stored in 4 bits as round(value * this), clipped to 15: nearly every
