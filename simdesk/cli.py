@@ -492,7 +492,7 @@ def _count_progress(printer: ProgressPrinter):
 
 
 def cmd_map(args) -> int:
-    from simdesk.core.map.layout import LayoutCancelled
+    from simdesk.core.progress import Cancelled
     from simdesk.core.map.cache import MapScope
     from simdesk.core.library import LibraryError
     from simdesk.core.models.catalog import ModelError
@@ -529,7 +529,7 @@ def cmd_map(args) -> int:
                 args.out, layout, mode="grid" if args.grid else "tsne", size=args.size,
                 colour_by=args.colour_by, style=args.style, tile=args.tile,
                 title=args.title, progress=progress, cancel=cancel)
-        except LayoutCancelled:
+        except Cancelled:
             printer.finish()
             _print_err("Stopped; nothing was written.")
             return EXIT_CANCELLED

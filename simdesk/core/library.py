@@ -379,8 +379,8 @@ class Library:
 
         Cached in the library: a second open reuses it, photos added since are placed near their
         neighbours, removed ones dropped; ``recompute`` lays everything out afresh. Runs in the
-        calling thread (a GUI calls it from a worker); ``progress`` gets ``LayoutProgress``
-        reports, setting ``cancel`` raises ``layout.LayoutCancelled``.
+        calling thread (a GUI calls it from a worker); ``progress`` gets ``Progress``
+        reports, setting ``cancel`` raises ``progress.Cancelled``.
         """
         from simdesk.core.map.layout import LayoutParams
         from simdesk.core.map.cache import MapScope, load_or_compute

@@ -79,10 +79,10 @@ class MapData:
 class MapLayoutJob(Job):
     """``Library.map_layout`` of one scope on its own thread, then the photos' average colours.
 
-    Progress: :class:`simdesk.core.map.layout.LayoutProgress` (the layout's phases, then "colours").
+    Progress: :class:`simdesk.core.progress.Progress` (the layout's phases, then "colours").
     ``layout_ready(MapData)`` comes as soon as the layout is known, so the map can be shown while
     the colours are read; the result is a :class:`MapData` with its colours. A cancelled job fails
-    with :class:`simdesk.core.map.layout.LayoutCancelled` (after ``layout_ready`` if it was cancelled
+    with :class:`simdesk.core.progress.Cancelled` (after ``layout_ready`` if it was cancelled
     while reading colours). ``grid``: also compute the tidy grid before ``layout_ready``.
     """
 
@@ -121,8 +121,8 @@ class MapLayoutJob(Job):
 
 class ExportMapJob(Job):
     """``Library.export_map``: the whole map drawn into a PNG, on its own thread. Progress:
-    ``LayoutProgress`` ("colours", "rendering"); result: ``map_render.RenderResult``; cancelled:
-    ``failed`` with ``LayoutCancelled``."""
+    ``Progress`` ("colours", "rendering"); result: ``map_render.RenderResult``; cancelled:
+    ``failed`` with ``Cancelled``."""
 
     def __init__(self, library: Library, path: str, layout, *, mode: str = "tsne",
                  colour_by: str | None = None, size: int = 2400, title: str | None = None,
