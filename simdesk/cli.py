@@ -62,7 +62,7 @@ class ProgressPrinter:
 
     def index_progress(self, p) -> None:
         if p.phase == "scanning":
-            self._emit(f"Scanning… {p.done} photos found  {os.path.basename(p.current)}")
+            self._emit(f"Scanning… {p.done} photos found  {os.path.basename(p.label)}")
             return
         total = max(p.total, 1)
         filled = int(self.width * p.done / total)
@@ -70,8 +70,8 @@ class ProgressPrinter:
         line = (
             f"[{bar}] {p.done}/{p.total}  {p.rate:.1f} photos/s  ETA {_fmt_duration(p.eta_seconds)}"
         )
-        if p.current:
-            line += f"  {os.path.basename(p.current)!s}"
+        if p.label:
+            line += f"  {os.path.basename(p.label)!s}"
         self._emit(line, final=p.phase == "done")
 
     def status(self, line: str) -> None:
@@ -614,6 +614,7 @@ def _print_trash_report(report) -> None:
 
 def cmd_duplicates(args) -> int:
     from simdesk.core.duplicates.grouping import DuplicateError
+    from simdesk.core.progress import Cancelled
     from simdesk.core.library import LibraryError
     from simdesk.core.models.catalog import ModelError
     from simdesk.core.duplicates.trash import TrashError, platform_support
@@ -645,7 +646,7 @@ def cmd_duplicates(args) -> int:
             try:
                 scan = library.find_duplicates(args.threshold, fast=args.fast, rotations=rotations,
                                                progress=_scan_progress(printer), cancel=cancel)
-            except InterruptedError:
+            except Cancelled:
                 printer.finish()
                 _print_err("Stopped.")
                 return EXIT_CANCELLED

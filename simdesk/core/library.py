@@ -19,7 +19,8 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder
-from simdesk.core.indexer import IndexReport, ProgressCallback, index_folders
+from simdesk.core.indexer import IndexReport, index_folders
+from simdesk.core.progress import ProgressCallback
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
 from simdesk.core.paths import ChangedWhileReading, read_file_stable
 from simdesk.core.pooling import POOLINGS

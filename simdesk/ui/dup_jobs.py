@@ -1,8 +1,8 @@
 """The duplicate scan as a job: descriptors for the photos that lack them, then the scan.
 
 Runs on its own thread like the indexing job (``Library.store`` is per thread: the job's
-connection is closed when its thread ends). Progress: ``("describe", DescriptorProgress)`` while
-descriptors are computed, then ``("compare", ScanProgress)``. The result is a :class:`ScanOutcome`;
+connection is closed when its thread ends). Progress: ``("describe", Progress)`` while
+descriptors are computed, then ``("compare", Progress)``. The result is a :class:`ScanOutcome`;
 a cancelled scan ends with ``cancelled=True`` and no scan (the descriptors computed so far are
 kept: the next scan resumes).
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from simdesk.core.library import Library
+from simdesk.core.progress import Cancelled
 from simdesk.ui.tasks import Job
 
 
@@ -49,7 +50,7 @@ class DuplicateScanJob(Job):
             outcome.scan = library.find_duplicates(
                 self.threshold, floor=self.floor, progress=lambda p: progress(("compare", p)),
                 cancel=cancel)
-        except InterruptedError:
+        except Cancelled:
             outcome.cancelled = True
         return outcome
 

@@ -15,7 +15,7 @@ from simdesk.ui.tasks import Job
 
 
 class IndexJob(Job):
-    """``Library.index`` on its own thread. Progress: :class:`simdesk.core.indexer.IndexProgress`;
+    """``Library.index`` on its own thread. Progress: :class:`simdesk.core.progress.Progress`;
     result: :class:`simdesk.core.indexer.IndexReport`."""
 
     def __init__(self, library: Library, workers: int | None = None, parent=None):

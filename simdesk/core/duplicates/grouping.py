@@ -34,12 +34,13 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from simdesk.core.paths import under_any
 from simdesk.core.pooling import l2_normalize
+from simdesk.core.progress import Progress, ProgressCallback, check
 from simdesk.core.store import Store, decode_path, encode_path
 from simdesk.core.units import format_bytes
 
@@ -149,7 +150,7 @@ def similar_pairs(
     aspect_tolerance: float = ROTATION_ASPECT_TOLERANCE,
     block: int = 2048,
     cancel: threading.Event | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (i < j) whose cosine similarity is >= ``threshold``: (i, j, similarity) arrays.
 
@@ -166,10 +167,6 @@ def similar_pairs(
     n = len(vectors)
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-
-    def check_cancel() -> None:
-        if cancel is not None and cancel.is_set():
-            raise InterruptedError("duplicate scan cancelled")
 
     # Upright against upright: the upper triangle, tile by tile.
     starts = list(range(0, n, block))
@@ -197,7 +194,7 @@ def similar_pairs(
         r1 = min(n, r0 + block)
         rows_up = vectors[r0:r1]
         for c0 in range(r0, n, block):
-            check_cancel()
+            check(cancel)
             c1 = min(n, c0 + block)
             tile = rows_up @ vectors[c0:c1].T
             if c0 == r0:  # the diagonal tile: only j > i
@@ -205,14 +202,14 @@ def similar_pairs(
             _threshold_tile(tile, threshold, r0, c0, found)
             done += (r1 - r0) * (c1 - c0)
             if progress is not None:
-                progress(done, total)
+                progress(Progress("comparing", done, total, unit="pairs"))
     # Upright against turned, for aspect-compatible pairs, in both directions (the full matrix).
     if rotated is not None:
         cross: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         for r0, r1, c_start, c_end in ranges:
             rows_up = up_sorted[r0:r1]
             for c0 in range(c_start, c_end, block):
-                check_cancel()
+                check(cancel)
                 c1 = min(c_end, c0 + block)
                 tile = rows_up @ rot_sorted[c0:c1].T
                 row_la, col_la = sorted_la[r0:r1], sorted_la[c0:c1]
@@ -222,7 +219,7 @@ def similar_pairs(
                 _threshold_tile(tile, threshold, r0, c0, cross)
                 done += (r1 - r0) * (c1 - c0)
                 if progress is not None:
-                    progress(done, total)
+                    progress(Progress("comparing", done, total, unit="pairs"))
         for i, j, s in cross:
             i, j = order[i], order[j]
             keep = i != j
@@ -524,13 +521,6 @@ def undismiss(store: Store, content_hashes: Sequence[bytes]) -> int:
 # -- the scan -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ScanProgress:
-    phase: str  # "loading", "comparing", "grouping"
-    done: int
-    total: int
-
-
 def all_photos(store: Store) -> list[Member]:
     rows = store.connection.execute(
         "SELECT id, path, size, mtime_ns, content_hash, width, height, capture_time "
@@ -619,7 +609,7 @@ def scan(
     model: str = "",
     descriptor: str = "",
     whiten: bool = True,
-    progress: Callable[[ScanProgress], None] | None = None,
+    progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> DuplicateScan:
     """Find candidate pairs among the library's photos.
@@ -627,9 +617,9 @@ def scan(
     ``vectors`` is (photo ids, upright vectors, rotated vectors or None), raw (not normalised), or
     a function that returns that tuple; the rotated vectors may themselves be a function that loads
     them (aligned with the ids). With loaders, only one raw matrix is in memory at a time.
-    ``None`` finds byte-identical copies only. Setting ``cancel``
-    raises InterruptedError. Pairs are kept down to ``floor`` (default: the
-    threshold minus ``FLOOR_MARGIN``, not below the slider's minimum).
+    ``None`` finds byte-identical copies only. Progress phases: "loading", "comparing" (pairs),
+    "grouping". Setting ``cancel`` raises ``Cancelled``. Pairs are kept down to ``floor`` (default:
+    the threshold minus ``FLOOR_MARGIN``, not below the slider's minimum).
     """
     started = time.monotonic()
     if not -1.0 <= threshold <= 1.0:
@@ -674,7 +664,7 @@ def scan(
         if not whole:
             upright = upright[take]
         if progress:
-            progress(ScanProgress("loading", 0, len(rows)))
+            progress(Progress("loading", 0, len(rows)))
         whitening = Whitening.fit(upright) if whiten else None
 
         def prepared(raw: np.ndarray) -> np.ndarray:
@@ -688,9 +678,8 @@ def scan(
                 rotated = rotated()
             r = prepared(rotated if whole else rotated[take])
             del rotated
-        on_tiles = (lambda done, total: progress(ScanProgress("comparing", done, total))) if progress else None
         aspects = np.array([(photos[k].width or 1) / (photos[k].height or 1) for k in rows.tolist()])
-        li, lj, ls = similar_pairs(a, floor, r, aspects, cancel=cancel, progress=on_tiles)
+        li, lj, ls = similar_pairs(a, floor, r, aspects, cancel=cancel, progress=progress)
         # Map back to photos, and give each byte-identical copy the pairs of its content.
         gi, gj = rows[li], rows[lj]
         pieces_i.append(gi)
@@ -710,7 +699,7 @@ def scan(
             pieces_j.append(np.array(extra_j, dtype=np.int64))
             pieces_s.append(np.array(extra_s, dtype=np.float32))
     if progress:
-        progress(ScanProgress("grouping", 0, 1))
+        progress(Progress("grouping", 0, 1))
     if pieces_i:
         pi = np.concatenate(pieces_i).astype(np.int64)
         pj = np.concatenate(pieces_j).astype(np.int64)
