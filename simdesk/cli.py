@@ -17,6 +17,7 @@ import time
 from contextlib import contextmanager
 
 from simdesk import __version__
+from simdesk.core.progress import Cancelled
 from simdesk.core.units import format_bytes as _fmt_bytes
 from simdesk.core.units import format_duration as _fmt_duration
 
@@ -79,7 +80,8 @@ class ProgressPrinter:
         self._emit(line)
 
     def bytes_progress(self, label: str):
-        def callback(done: int, total: int | None) -> None:
+        def callback(p) -> None:
+            done, total = p.done, p.total
             if total:
                 filled = int(self.width * done / total)
                 bar = "#" * filled + "-" * (self.width - filled)
@@ -436,8 +438,8 @@ def _edited_copies_set(args, printer: ProgressPrinter):
     with tempfile.TemporaryDirectory(prefix="simdesk-edited-") as tmp:
         out = args.keep_set or os.path.join(tmp, "set")
 
-        def progress(done: int, total: int) -> None:
-            printer.status(f"Building the edited-copies set… {done}/{total} photos")
+        def progress(p) -> None:
+            printer.status(f"Building the edited-copies set… {p.done}/{p.total} photos")
 
         built = build_edited_copies(args.folder, out, originals=args.originals, copies=args.copies,
                                     distractors=args.distractors, seed=args.seed,
@@ -481,7 +483,8 @@ def cmd_eval_duplicates(args) -> int:
 def _count_progress(printer: ProgressPrinter):
     start = time.monotonic()
 
-    def callback(done: int, total: int) -> None:
+    def callback(p) -> None:
+        done, total = p.done, p.total
         elapsed = max(time.monotonic() - start, 1e-9)
         rate = done / elapsed
         eta = (total - done) / rate if rate else None
@@ -951,6 +954,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         _print_err("\nAborted.")
+        return EXIT_CANCELLED
+    except Cancelled:  # a download stopped by Ctrl-C: the partial file is kept
+        _print_err("Stopped. Run the same command again to resume.")
         return EXIT_CANCELLED
     except Exception as exc:
         # Known failure types get one clear line; anything else is a bug and keeps its traceback.

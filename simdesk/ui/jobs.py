@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 
 from simdesk.core.library import Library
+from simdesk.core.progress import Progress
 from simdesk.ui.tasks import Job
 
 
@@ -31,8 +32,8 @@ class IndexJob(Job):
 
 
 class InstallModelJob(Job):
-    """Install a built-in model. Progress: ``("download", done, total)`` while downloading, then
-    ``("convert", 0, 0)``; result: the :class:`simdesk.core.models.catalog.ModelManifest`."""
+    """Install a built-in model. Progress: ``Progress("downloading", bytes done, total)``, then
+    ``Progress("converting", 0, None)``; result: the :class:`simdesk.core.models.catalog.ModelManifest`."""
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
@@ -46,19 +47,19 @@ class InstallModelJob(Job):
         except models.ModelError:
             pass
         if self.name == models.OFFLINE_MODEL:
-            progress(("convert", 0, 0))
+            progress(Progress("converting", 0, None))
             return models.install_efficientnet_lite0()
         if self.name != models.DEFAULT_MODEL:
             raise models.ModelError(f"{self.name} is not a built-in model")
         last = [0.0]
 
-        def on_bytes(done: int, total: int | None) -> None:
+        def on_bytes(p: Progress) -> None:
             now = time.monotonic()
-            if now - last[0] >= 0.05 or (total and done >= total):
+            if now - last[0] >= 0.05 or (p.total and p.done >= p.total):
                 last[0] = now
-                progress(("download", done, total or 0))
-            if total and done >= total:
-                progress(("convert", 0, 0))
+                progress(p)
+            if p.total and p.done >= p.total:
+                progress(Progress("converting", 0, None))
 
         return models.install_resnet50(progress=on_bytes, cancel=cancel)
 
