@@ -164,6 +164,28 @@ def test_new_library_uses_the_installed_offline_model(library_dir, models_dir, p
     assert Library(library_dir).model_name == "efficientnet-lite0"
 
 
+def test_global_options_before_or_after_the_command(cli_library, photo_folder, tmp_path, capsys):
+    other = tmp_path / "other-library"
+    code, out, err = run(capsys, "index", str(photo_folder), "--library", str(other), "--model", TINY_MODEL)
+    assert code == 0 and "7 indexed" in err, err
+    for argv in (("--library", str(other), "status", "--json"), ("status", "--json", "--library", str(other))):
+        code, out, err = run(capsys, *argv)
+        assert code == 0 and json.loads(out)["directory"] == str(other) and json.loads(out)["embedded"] == 7
+    code, out, err = run(capsys, "similar", str(photo_folder / "photo_0.jpg"), "-k", "2", "--json",
+                         "--library", str(other))
+    assert code == 0 and len(json.loads(out)["results"]) == 2
+    assert not cli_library.exists()  # $SIMDESK_LIBRARY was never touched
+    code, out, err = run(capsys, "models", "list", "--library", str(other))  # a nested command too
+    assert code == 0
+
+
+def test_every_command_help_shows_the_global_options(capsys):
+    for argv in (["index"], ["similar"], ["models", "install"], ["eval", "duplicates"], ["map"]):
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        assert "--library DIR" in capsys.readouterr().out, argv
+
+
 def test_a_library_error_is_one_clean_line(cli_library, tmp_path, capsys):
     code, out, err = run(capsys, "folders", "add", str(tmp_path / "nope"))
     assert code == 1 and out == ""

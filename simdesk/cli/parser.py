@@ -13,6 +13,18 @@ from simdesk.cli.models import cmd_models
 from simdesk.cli.similar import cmd_similar
 
 
+def _global_options(top: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (``simdesk index --library X``).
+
+    Below the top level the default is SUPPRESS, so a subcommand that was not given the option
+    leaves the value parsed before the subcommand (or the top-level default) alone.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--library", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                         help="library folder (default: $SIMDESK_LIBRARY, else the user data folder)")
+    return options
+
+
 def _threshold(text: str) -> float:
     try:
         value = float(text)
@@ -25,17 +37,16 @@ def _threshold(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="simdesk",
+        prog="simdesk", parents=[_global_options(top=True)],
         description="Find similar photos in your collection with a CNN. "
         "With no command, starts the desktop app.",
     )
     parser.add_argument("--version", action="version", version=f"simdesk {__version__}")
-    parser.add_argument("--library", metavar="DIR", default=None,
-                        help="library folder (default: $SIMDESK_LIBRARY, else the user data folder)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_global_options(top=False)]
 
     def command(subparsers, name: str, func=None, **kwargs) -> argparse.ArgumentParser:
-        p = subparsers.add_parser(name, **kwargs)
+        p = subparsers.add_parser(name, parents=common, **kwargs)
         if func is not None:
             p.set_defaults(func=func)
         return p
