@@ -75,7 +75,7 @@ class ProgressRenderer:
         else:
             rate, eta = p.rate, p.eta_seconds
             since, first = self._phase_start
-            if not rate and now - since > 0.5:
+            if not rate and p.phase == self._phase and now - since > 0.5:  # measure it here
                 rate = (p.done - first) / (now - since)
                 eta = (p.total - p.done) / rate if p.total and rate > 0 else None
             if rate:
