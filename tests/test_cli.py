@@ -162,3 +162,65 @@ def test_new_library_uses_the_installed_offline_model(library_dir, models_dir, p
     from simdesk.core.library import Library
 
     assert Library(library_dir).model_name == "efficientnet-lite0"
+
+
+def test_global_options_before_or_after_the_command(cli_library, photo_folder, tmp_path, capsys):
+    other = tmp_path / "other-library"
+    code, out, err = run(capsys, "index", str(photo_folder), "--library", str(other), "--model", TINY_MODEL)
+    assert code == 0 and "7 indexed" in err, err
+    for argv in (("--library", str(other), "status", "--json"), ("status", "--json", "--library", str(other))):
+        code, out, err = run(capsys, *argv)
+        assert code == 0 and json.loads(out)["directory"] == str(other) and json.loads(out)["embedded"] == 7
+    code, out, err = run(capsys, "similar", str(photo_folder / "photo_0.jpg"), "-k", "2", "--json",
+                         "--library", str(other))
+    assert code == 0 and len(json.loads(out)["results"]) == 2
+    assert not cli_library.exists()  # $SIMDESK_LIBRARY was never touched
+    code, out, err = run(capsys, "models", "list", "--library", str(other))  # a nested command too
+    assert code == 0
+
+
+def test_every_command_help_shows_the_global_options(capsys):
+    for argv in (["index"], ["similar"], ["models", "install"], ["eval", "duplicates"], ["map"]):
+        with pytest.raises(SystemExit):
+            main([*argv, "--help"])
+        assert "--library DIR" in capsys.readouterr().out, argv
+
+
+def test_a_library_error_is_one_clean_line(cli_library, tmp_path, capsys):
+    code, out, err = run(capsys, "folders", "add", str(tmp_path / "nope"))
+    assert code == 1 and out == ""
+    assert err.splitlines() == [f"simdesk: {tmp_path / 'nope'} is not a folder"]
+
+
+def test_progress_renderer_on_a_non_terminal_writes_plain_lines(monkeypatch):
+    import io
+
+    from simdesk.cli.render import ProgressRenderer
+    from simdesk.core.progress import Progress
+
+    stream = io.StringIO()
+    with ProgressRenderer(stream) as progress:
+        progress(Progress("scanning", 3, None, label="/photos/2023"))
+        for done in range(0, 101):
+            progress(Progress("indexing", done, 100, 12.5, 4.0, label=f"/photos/p{done}.jpg"))
+        progress(Progress("downloading", 5_000_000, 10_000_000, label="weights.pth", unit="bytes"))
+        progress(Progress("tsne", 10, 750, fraction=0.3, unit="steps"))
+    text = stream.getvalue()
+    assert "\r" not in text
+    lines = text.splitlines()
+    # One line as each phase starts, and one as it ends: not a line per update.
+    assert len(lines) == 5, lines
+    assert lines[0].startswith("scanning… 3 photos") and lines[0].endswith("2023")
+    assert "[############################] 100/100 photos" in lines[2] and "p100.jpg" in lines[2]
+    assert "5.0 MB/10.0 MB" in lines[3]
+    assert lines[4].startswith("tsne [########---")
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    with ProgressRenderer(terminal) as progress:  # a terminal: one line, redrawn in place
+        for done in range(1, 4):
+            progress(Progress("indexing", done, 3))
+    assert terminal.getvalue().count("\r") == 3 and terminal.getvalue().count("\n") == 1

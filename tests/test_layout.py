@@ -10,7 +10,6 @@ import pytest
 
 from simdesk.core.map import cache as layout_cache
 from simdesk.core.map.layout import (
-    LayoutCancelled,
     LayoutParams,
     compute_layout,
     grid_cells,
@@ -19,6 +18,7 @@ from simdesk.core.map.layout import (
     reduce_dimensions,
 )
 from simdesk.core.map.cache import MapScope
+from simdesk.core.progress import Cancelled
 
 # Small and quick: 250 exaggerated iterations (scikit-learn's minimum) + 50, a perplexity for ~100 points.
 FAST = LayoutParams(max_iter=300, perplexity=10.0, refine_iter=20)
@@ -124,7 +124,7 @@ def test_cancel_stops_the_layout():
         if p.phase == "tsne":
             cancel.set()
 
-    with pytest.raises(LayoutCancelled):
+    with pytest.raises(Cancelled):
         compute_layout(x, FAST, progress=progress, cancel=cancel)
 
 
@@ -327,6 +327,6 @@ def test_cancelled_colouring_keeps_what_it_computed(library):
         if p.done > 0:
             cancel.set()
 
-    with pytest.raises(LayoutCancelled):
+    with pytest.raises(Cancelled):
         layout_cache.average_colours(library.store, hashes, progress=progress, cancel=cancel)
     assert len(library.store.thumbnail_colours(hashes)) == 1000

@@ -37,7 +37,7 @@ def test_resnet50_download_verify_convert(models_dir, pth_server, monkeypatch):
     seen = []
     manifest = models.install_resnet50(
         url=pth_server.url, sha256_prefix=prefix_of(pth_server.payload),
-        progress=lambda done, total: seen.append((done, total)),
+        progress=lambda p: seen.append((p.done, p.total)),
     )
     assert seen[-1][0] == len(pth_server.payload)
     assert manifest.embedding_size == 2048 and manifest.name == "resnet50"

@@ -96,6 +96,7 @@ def shoot(args, tmp: Path) -> int:
 
     from simdesk.core.models import catalog as models
     from simdesk.core.library import Library
+    from simdesk.core.progress import Cancelled, Progress
     from simdesk.ui.app import build
 
     app = QApplication([sys.argv[0]])
@@ -159,9 +160,9 @@ def shoot(args, tmp: Path) -> int:
     # real welcome page runs the real install job, whose download reports 40 % and waits.
     def fake_download(progress=None, cancel=None, **kwargs):
         total = models.RESNET50_APPROX_BYTES
-        progress(int(total * 0.4), total)
+        progress(Progress("downloading", int(total * 0.4), total, unit="bytes"))
         cancel.wait(60)
-        raise models.ModelError("cancelled")
+        raise Cancelled()
 
     models.install_resnet50 = fake_download
     fresh = Library(tmp / "new-library")

@@ -17,7 +17,6 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Callable
 
 import numpy as np
 
@@ -26,6 +25,7 @@ from simdesk.core.duplicates import facts as duplicate_facts
 from simdesk.core.duplicates.facts import local_features_or_none
 from simdesk.core.embedder import Embedder
 from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
+from simdesk.core.progress import Progress, ProgressCallback
 from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
 from simdesk.core.store import EmbeddingSpace, Store
 
@@ -37,16 +37,6 @@ PROGRESS_INTERVAL_S = 0.1
 
 
 @dataclass(frozen=True)
-class IndexProgress:
-    phase: str  # "scanning", "indexing" or "done"
-    done: int
-    total: int
-    rate: float  # photos per second in this run
-    eta_seconds: float | None
-    current: str = ""
-
-
-@dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str
@@ -54,6 +44,9 @@ class Skipped:
 
 @dataclass
 class IndexReport:
+    """What a run did. A cancelled run (its cancel Event set) returns this partial report with
+    ``cancelled`` True rather than raising: what it finished is written and the rerun resumes."""
+
     found: int = 0
     embedded: int = 0  # decoded and run through the model
     reused: int = 0  # moved, renamed or copied files that kept an existing embedding
@@ -71,9 +64,6 @@ class IndexReport:
     def rate(self) -> float:
         work = self.embedded + self.reused
         return work / self.seconds if self.seconds > 0 else 0.0
-
-
-ProgressCallback = Callable[[IndexProgress], None]
 
 
 # -- planning --------------------------------------------------------------------------------
@@ -227,7 +217,7 @@ class _ProgressMeter:
         elapsed = max(now - self.start, 1e-9)
         rate = self.done / elapsed
         eta = (self.total - self.done) / rate if rate > 0 else None
-        self.callback(IndexProgress(phase, self.done, self.total, rate, eta, current))
+        self.callback(Progress(phase, self.done, self.total, rate, eta, current))
 
 
 class _BatchWriter:
@@ -313,7 +303,7 @@ def index_folders(
 
     def on_scan(found_so_far: int, folder: str) -> None:
         if progress:
-            progress(IndexProgress("scanning", found_so_far, 0, 0.0, None, folder))
+            progress(Progress("scanning", found_so_far, None, label=folder))
 
     offline = [root for root in folders if not os.path.isdir(root) and not os.path.isfile(root)]
     online = [root for root in folders if root not in offline]

@@ -19,7 +19,8 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder
-from simdesk.core.indexer import IndexReport, ProgressCallback, index_folders
+from simdesk.core.indexer import IndexReport, index_folders
+from simdesk.core.progress import ProgressCallback
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
 from simdesk.core.paths import ChangedWhileReading, read_file_stable
 from simdesk.core.pooling import POOLINGS
@@ -379,8 +380,8 @@ class Library:
 
         Cached in the library: a second open reuses it, photos added since are placed near their
         neighbours, removed ones dropped; ``recompute`` lays everything out afresh. Runs in the
-        calling thread (a GUI calls it from a worker); ``progress`` gets ``LayoutProgress``
-        reports, setting ``cancel`` raises ``layout.LayoutCancelled``.
+        calling thread (a GUI calls it from a worker); ``progress`` gets ``Progress``
+        reports, setting ``cancel`` raises ``progress.Cancelled``.
         """
         from simdesk.core.map.layout import LayoutParams
         from simdesk.core.map.cache import MapScope, load_or_compute

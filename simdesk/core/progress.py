@@ -2,8 +2,10 @@
 
 Every job (scanning, indexing, downloading, duplicate descriptors, the duplicate scan, the map
 layout) reports ``Progress`` values through one callback type and stops through one
-``threading.Event``: setting it makes the job raise ``Cancelled`` at its next check. The CLI
-renders ``Progress`` with one renderer, the GUI with one job-status widget.
+``threading.Event``: setting it makes the job raise ``Cancelled`` at its next check. Indexing and
+the duplicate descriptors instead return their partial report with ``cancelled=True`` (what they
+wrote is kept; a rerun resumes). The CLI renders ``Progress`` with one renderer, the GUI with
+one job-status widget.
 """
 
 from __future__ import annotations

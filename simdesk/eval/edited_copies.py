@@ -20,10 +20,11 @@ import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
+
+from simdesk.core.progress import Progress, ProgressCallback
 
 RECIPES: list[tuple[str, ...]] = [
     ("resize",),
@@ -171,7 +172,7 @@ class EditedCopiesSet:
 def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, originals: int = 100,
                         copies: int = 3, distractors: int = 400, seed: int = 7,
                         strength: str = "standard",
-                        progress: Callable[[int, int], None] | None = None) -> EditedCopiesSet:
+                        progress: ProgressCallback | None = None) -> EditedCopiesSet:
     """Write an edited-copies set built from the photos under ``source`` into ``out``.
 
     ``out`` must be empty or not exist. Photos are drawn at random (``seed``) from ``source``; when
@@ -206,7 +207,7 @@ def build_edited_copies(source: str | os.PathLike, out: str | os.PathLike, *, or
 
     def report() -> None:
         if progress:
-            progress(len(result.groups) + len(result.distractors), total)
+            progress(Progress("building", len(result.groups) + len(result.distractors), total))
 
     def write_group(rel: str) -> tuple[list[str], dict[str, str]]:
         """The group's members (original first) and its copies' recipes."""

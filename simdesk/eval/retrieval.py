@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from simdesk.core.pooling import l2_normalize
+from simdesk.core.progress import Progress, ProgressCallback
 
 
 def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...] = (1, 10),
@@ -63,7 +63,7 @@ def labelled_photos(root: str | os.PathLike) -> tuple[list[Path], np.ndarray, li
 
 
 def embed_with_every_pooling(embedder, paths: list[Path], *, batch_size: int = 32,
-                             progress: Callable[[int, int], None] | None = None
+                             progress: ProgressCallback | None = None
                              ) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Decode and run the model once; pool the same feature maps every way simdesk offers.
 
@@ -92,7 +92,7 @@ def embed_with_every_pooling(embedder, paths: list[Path], *, batch_size: int = 3
                 for name in POOLINGS:
                     pooled[name].append(pool(features, name))
             if progress:
-                progress(min(start + batch_size, len(paths)), len(paths))
+                progress(Progress("embedding", min(start + batch_size, len(paths)), len(paths)))
     dim = embedder.dim
     return {n: np.concatenate(p) if p else np.zeros((0, dim), np.float32) for n, p in pooled.items()}, ok
 

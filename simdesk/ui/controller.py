@@ -54,7 +54,7 @@ class AppController(QObject):
     photos_changed = Signal()  # indexing changed the cache: grids reload
     photos_removed = Signal(list)  # paths moved to the Trash: grids drop them
     index_started = Signal()
-    index_progress = Signal(object)  # IndexProgress
+    index_progress = Signal(object)  # simdesk.core.progress.Progress
     index_finished = Signal(object)  # IndexReport
     index_failed = Signal(str)
     notice = Signal(str)  # something to tell the user (the main window's message bar)

@@ -1,7 +1,7 @@
 """The duplicate scan as a job: descriptors for the photos that lack them, then the scan.
 
 Runs on its own thread like the indexing job (``Library.store`` is per thread: the job's
-connection is closed when its thread ends). Progress: ``("describe", DescriptorProgress)`` while
+connection is closed when its thread ends). Progress: ``("describe", Progress)`` while
 descriptors are computed, then ``("compare", Progress)``. The result is a :class:`ScanOutcome`;
 a cancelled scan ends with ``cancelled=True`` and no scan (the descriptors computed so far are
 kept: the next scan resumes).

@@ -11,11 +11,12 @@ import numpy as np
 from PySide6.QtCore import Signal
 
 from simdesk.core.library import Library
+from simdesk.core.progress import Progress
 from simdesk.ui.tasks import Job
 
 
 class IndexJob(Job):
-    """``Library.index`` on its own thread. Progress: :class:`simdesk.core.indexer.IndexProgress`;
+    """``Library.index`` on its own thread. Progress: :class:`simdesk.core.progress.Progress`;
     result: :class:`simdesk.core.indexer.IndexReport`."""
 
     def __init__(self, library: Library, workers: int | None = None, parent=None):
@@ -31,8 +32,8 @@ class IndexJob(Job):
 
 
 class InstallModelJob(Job):
-    """Install a built-in model. Progress: ``("download", done, total)`` while downloading, then
-    ``("convert", 0, 0)``; result: the :class:`simdesk.core.models.catalog.ModelManifest`."""
+    """Install a built-in model. Progress: ``Progress("downloading", bytes done, total)``, then
+    ``Progress("converting", 0, None)``; result: the :class:`simdesk.core.models.catalog.ModelManifest`."""
 
     def __init__(self, name: str, parent=None):
         super().__init__(parent)
@@ -46,19 +47,19 @@ class InstallModelJob(Job):
         except models.ModelError:
             pass
         if self.name == models.OFFLINE_MODEL:
-            progress(("convert", 0, 0))
+            progress(Progress("converting", 0, None))
             return models.install_efficientnet_lite0()
         if self.name != models.DEFAULT_MODEL:
             raise models.ModelError(f"{self.name} is not a built-in model")
         last = [0.0]
 
-        def on_bytes(done: int, total: int | None) -> None:
+        def on_bytes(p: Progress) -> None:
             now = time.monotonic()
-            if now - last[0] >= 0.05 or (total and done >= total):
+            if now - last[0] >= 0.05 or (p.total and p.done >= p.total):
                 last[0] = now
-                progress(("download", done, total or 0))
-            if total and done >= total:
-                progress(("convert", 0, 0))
+                progress(p)
+            if p.total and p.done >= p.total:
+                progress(Progress("converting", 0, None))
 
         return models.install_resnet50(progress=on_bytes, cancel=cancel)
 
@@ -79,10 +80,10 @@ class MapData:
 class MapLayoutJob(Job):
     """``Library.map_layout`` of one scope on its own thread, then the photos' average colours.
 
-    Progress: :class:`simdesk.core.map.layout.LayoutProgress` (the layout's phases, then "colours").
+    Progress: :class:`simdesk.core.progress.Progress` (the layout's phases, then "colours").
     ``layout_ready(MapData)`` comes as soon as the layout is known, so the map can be shown while
     the colours are read; the result is a :class:`MapData` with its colours. A cancelled job fails
-    with :class:`simdesk.core.map.layout.LayoutCancelled` (after ``layout_ready`` if it was cancelled
+    with :class:`simdesk.core.progress.Cancelled` (after ``layout_ready`` if it was cancelled
     while reading colours). ``grid``: also compute the tidy grid before ``layout_ready``.
     """
 
@@ -121,8 +122,8 @@ class MapLayoutJob(Job):
 
 class ExportMapJob(Job):
     """``Library.export_map``: the whole map drawn into a PNG, on its own thread. Progress:
-    ``LayoutProgress`` ("colours", "rendering"); result: ``map_render.RenderResult``; cancelled:
-    ``failed`` with ``LayoutCancelled``."""
+    ``Progress`` ("colours", "rendering"); result: ``map_render.RenderResult``; cancelled:
+    ``failed`` with ``Cancelled``."""
 
     def __init__(self, library: Library, path: str, layout, *, mode: str = "tsne",
                  colour_by: str | None = None, size: int = 2400, title: str | None = None,

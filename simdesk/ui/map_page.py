@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from simdesk.core.map.layout import LayoutCancelled
+from simdesk.core.progress import Cancelled
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.jobs import ExportMapJob, MapData, MapLayoutJob
 from simdesk.ui.map_view import MapView
@@ -56,7 +56,7 @@ GREY = 128
 
 
 def phase_text(p) -> str:
-    """``LayoutProgress`` as a few words and a percentage."""
+    """A layout's ``Progress`` as a few words and a percentage."""
     return f"{PHASES.get(p.phase, p.phase)} {p.fraction:.0%}"
 
 
@@ -436,7 +436,7 @@ class MapPage(QWidget):
     def _failed(self, job: MapLayoutJob, exc: BaseException) -> None:
         if job is not self.job:
             return
-        if isinstance(exc, LayoutCancelled):
+        if isinstance(exc, Cancelled):
             why = "cancelled"
             if self._showing():
                 self.status_message.emit("Map: cancelled.")
@@ -672,7 +672,7 @@ class MapPage(QWidget):
         self.exported.emit(path)
 
     def _export_failed(self, exc: BaseException) -> None:
-        if isinstance(exc, LayoutCancelled):
+        if isinstance(exc, Cancelled):
             self.status_message.emit("Export cancelled.")
         else:
             self.status_message.emit(f"Cannot export the map: {describe_error(exc)}")

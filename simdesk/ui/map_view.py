@@ -213,7 +213,7 @@ class MapView(QWidget):
         library = self.library
 
         def work() -> None:
-            from simdesk.core.map.layout import LayoutCancelled
+            from simdesk.core.progress import Cancelled
 
             try:
                 layout = library.map_layout(
@@ -223,7 +223,7 @@ class MapView(QWidget):
                 self._workerDone.emit(token, (layout, photos), "")
                 colours = library.map_colours(layout.photo_ids, cancel=cancel)
                 self._coloursDone.emit(token, colours)
-            except LayoutCancelled:
+            except Cancelled:
                 self._workerDone.emit(token, None, "cancelled")
             except Exception as exc:  # shown to the user; the app stays up
                 self._workerDone.emit(token, None, str(exc) or type(exc).__name__)

@@ -257,9 +257,9 @@ class WelcomePage(QWidget):
         self._update_buttons()
         job.start()
 
-    def _install_progress(self, value) -> None:
-        stage, done, total = value
-        if stage == "download":
+    def _install_progress(self, p) -> None:
+        done, total = p.done, p.total
+        if p.phase == "downloading":
             if total:
                 self.progress.setRange(0, 1000)
                 self.progress.setValue(int(1000 * done / total))

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
 from simdesk.core.duplicates import trash as core_trash
-from simdesk.core.progress import Progress
+from simdesk.core.progress import Cancelled, Progress
 from simdesk.ui import duplicates_page
 from .uihelpers import GUI_MARKS, draw_photo, wait_index_done
 
@@ -217,10 +217,10 @@ def test_cancel_stops_the_scan(qtbot, dup_app, library):
     started = threading.Event()
 
     def slow_scan(threshold=None, *, progress=None, cancel=None, **_):
-        progress(Progress("comparing", 1, 10))
+        progress(Progress("comparing", 1, 10, unit="pairs"))
         started.set()
         cancel.wait(20)
-        raise InterruptedError("duplicate scan cancelled")
+        raise Cancelled()
 
     library.find_duplicates = slow_scan
     page = window.duplicates

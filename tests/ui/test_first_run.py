@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from simdesk.core.models import catalog as models
 from simdesk.core.library import Library
+from simdesk.core.progress import Cancelled, Progress
 from .uihelpers import GUI_MARKS, wait_index_done, wait_rows
 
 pytestmark = GUI_MARKS
@@ -50,9 +51,8 @@ def test_download_shows_progress_and_can_be_cancelled(qtbot, make_app, fresh_lib
         started.set()
         while not cancel.wait(0.01):
             done = min(total, done + 1_000_000)
-            progress(done, total)
-        raise models.ModelError("could not download the ResNet-50 weights: cancelled. Try again "
-                                "later (the download resumes), or use the offline model")
+            progress(Progress("downloading", done, total, unit="bytes"))
+        raise Cancelled()
 
     monkeypatch.setattr(models, "install_resnet50", fake_install)
     controller, window = make_app(fresh_library)

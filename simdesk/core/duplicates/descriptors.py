@@ -30,7 +30,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -39,6 +38,7 @@ from simdesk.core.duplicates import facts
 from simdesk.core.embedder import Embedder, choose_providers
 from simdesk.core.paths import ChangedWhileReading, content_hash, read_file_stable
 from simdesk.core.models.catalog import ModelError, ModelManifest
+from simdesk.core.progress import Progress, ProgressCallback
 from simdesk.core.pooling import gem_pool
 from simdesk.core.store import EmbeddingSpace, Store
 
@@ -71,17 +71,10 @@ class DescriptorSpec:
                                   self.preprocess)
 
 
-@dataclass(frozen=True)
-class DescriptorProgress:
-    done: int
-    total: int
-    rate: float
-    eta_seconds: float | None
-    current: str = ""
-
-
 @dataclass
 class DescriptorReport:
+    """A cancelled run returns this partial report (``cancelled`` True): what it computed is kept."""
+
     computed: int = 0  # photos (distinct contents) given descriptors in this run
     already: int = 0  # had them before
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, why): left to `index`
@@ -190,7 +183,7 @@ def update_descriptors(
     model: DescriptorModel,
     *,
     rotations: bool = True,
-    progress: Callable[[DescriptorProgress], None] | None = None,
+    progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     workers: int | None = None,
     batch_size: int = 16,
@@ -266,7 +259,8 @@ def update_descriptors(
                 last_report = now
                 rate = done / max(now - started, 1e-9)
                 eta = (len(items) - done) / rate if rate > 0 else None
-                progress(DescriptorProgress(done, len(items), rate, eta, items[min(done, len(items)) - 1][1]))
+                progress(Progress("describing", done, len(items), rate, eta,
+                                  items[min(done, len(items)) - 1][1]))
     report.cancelled = report.cancelled or cancel.is_set()
     report.seconds = time.monotonic() - started
     return report

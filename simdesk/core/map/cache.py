@@ -30,10 +30,10 @@ from typing import Iterable
 import numpy as np
 
 from simdesk.core.paths import folder_prefix
+from simdesk.core.progress import ProgressCallback
 from simdesk.core.map.layout import (
     LAYOUT_VERSION,
     LayoutParams,
-    LayoutProgressCallback,
     Reporter,
     compute_layout,
     grid_cells,
@@ -220,7 +220,7 @@ def photo_details(store: Store, photo_ids: Iterable[int]) -> MapPhotos:
 
 
 def average_colours(store: Store, content_hashes: Iterable[bytes | None], *,
-                    progress: LayoutProgressCallback | None = None,
+                    progress: ProgressCallback | None = None,
                     cancel: threading.Event | None = None,
                     cache: dict | None = None) -> np.ndarray:
     """(N, 3) uint8 average colour of each photo, from its stored thumbnail (grey if none).
@@ -349,7 +349,7 @@ def load_or_compute(
     params: LayoutParams = LayoutParams(),
     *,
     recompute: bool = False,
-    progress: LayoutProgressCallback | None = None,
+    progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     max_change: float = MAX_CHANGE,
 ) -> MapLayout:

@@ -17,7 +17,7 @@ cells of each block (scipy's ``linear_sum_assignment``).
 
 Everything here works on plain arrays and never imports Qt: the CLI, the PNG export and the
 desktop canvas share it. Long steps report progress through a callback and stop when a
-``threading.Event`` is set (``LayoutCancelled`` is raised).
+``threading.Event`` is set (``simdesk.core.progress.Cancelled`` is raised).
 """
 
 from __future__ import annotations
@@ -27,15 +27,12 @@ import os
 import threading
 from dataclasses import asdict, dataclass
 from typing import Callable
-
 import numpy as np
+
+from simdesk.core.progress import Progress, ProgressCallback, check
 
 # Bump when the algorithm changes so that cached layouts are recomputed.
 LAYOUT_VERSION = 1
-
-
-class LayoutCancelled(Exception):
-    """The layout was cancelled through its cancel event."""
 
 
 @dataclass(frozen=True)
@@ -61,33 +58,23 @@ class LayoutParams:
         return cls(**known)
 
 
-@dataclass(frozen=True)
-class LayoutProgress:
-    phase: str  # "loading", "reducing", "affinities", "tsne", "placing", "refining", "grid", "done"
-    done: int  # steps done in this phase
-    total: int  # steps in this phase
-    fraction: float  # of the whole job, 0..1, for one progress bar
-    message: str = ""
-
-
-LayoutProgressCallback = Callable[[LayoutProgress], None]
-
-
 class Reporter:
-    """Maps phase progress onto one overall fraction, and checks the cancel event.
+    """Maps phase progress onto one overall fraction (``Progress.fraction``), and checks the cancel.
+
+    Phases: "loading", "reducing", "affinities", "tsne", "placing", "refining", "grid", "colours",
+    "rendering", "done"; ``done``/``total`` count the phase's steps, the message is the label.
 
     ``spans`` gives each phase its share of the bar: {"tsne": (0.1, 0.8), ...}.
     """
 
-    def __init__(self, callback: LayoutProgressCallback | None, cancel: threading.Event | None,
+    def __init__(self, callback: ProgressCallback | None, cancel: threading.Event | None,
                  spans: dict[str, tuple[float, float]] | None = None):
         self.callback = callback
         self.cancel = cancel
         self.spans = dict(spans or {})
 
     def check(self) -> None:
-        if self.cancel is not None and self.cancel.is_set():
-            raise LayoutCancelled("the map layout was cancelled")
+        check(self.cancel)
 
     def __call__(self, phase: str, done: int, total: int, message: str = "") -> None:
         self.check()
@@ -95,7 +82,8 @@ class Reporter:
             return
         start, end = self.spans.get(phase, (0.0, 1.0))
         fraction = start + (end - start) * (done / total if total else 1.0)
-        self.callback(LayoutProgress(phase, done, total, float(min(max(fraction, 0.0), 1.0)), message))
+        self.callback(Progress(phase, done, total, label=message, unit="steps",
+                               fraction=float(min(max(fraction, 0.0), 1.0))))
 
 
 # -- dimension reduction -------------------------------------------------------------------------
@@ -426,7 +414,7 @@ def _interp(field: np.ndarray, points: np.ndarray, lo: np.ndarray, h: float) -> 
 
 
 def compute_layout(vectors: np.ndarray, params: LayoutParams = LayoutParams(), *,
-                   progress: LayoutProgressCallback | None = None,
+                   progress: ProgressCallback | None = None,
                    cancel: threading.Event | None = None,
                    report: Reporter | None = None) -> np.ndarray:
     """(N, 2) float32 map coordinates of N embeddings (rows of ``vectors``), in their order."""

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simdesk.core.map.layout import LayoutProgressCallback, Reporter
 from simdesk.core.map.cache import MapLayout, MapPhotos, average_colours, photo_details
+from simdesk.core.map.layout import Reporter
+from simdesk.core.progress import ProgressCallback
 from simdesk.core.store import Store
 
 MIN_THUMB = 10  # pixels: below this a thumbnail shows nothing a dot would not
@@ -112,7 +113,7 @@ def render_map(
     colours: np.ndarray | None = None,
     colour_cache: dict | None = None,
     background: tuple[int, int, int] = BACKGROUND,
-    progress: LayoutProgressCallback | None = None,
+    progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ):
     """Draw the whole map; save a PNG to ``out`` if given. Returns (PIL image, RenderResult).

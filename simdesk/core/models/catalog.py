@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from simdesk.core.models.download import sha256_file
+from simdesk.core.progress import ProgressCallback
 
 DEFAULT_MODEL = "resnet50"
 OFFLINE_MODEL = "efficientnet-lite0"
@@ -244,10 +245,13 @@ def install_resnet50(
     url: str | None = None,
     expected_size: int | None = None,
     sha256_prefix: str | None = RESNET50_HASH_PREFIX,
-    progress: Callable[[int, int | None], None] | None = None,
+    progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> ModelManifest:
-    """Download torchvision's ImageNet ResNet-50 weights (resumable, verified) and convert them."""
+    """Download torchvision's ImageNet ResNet-50 weights (resumable, verified) and convert them.
+
+    ``progress`` gets the download's ``Progress`` (bytes); a set ``cancel`` raises ``Cancelled``
+    (the partial download is kept for a resume), any other failure ``ModelError``."""
     from simdesk.core.models.download import DownloadError, download
 
     # $SIMDESK_RESNET50_URL: a mirror, for sites that cannot reach PyTorch's server.

@@ -5,8 +5,9 @@ download resumes from its end with an HTTP ``Range`` request. Only after the
 size and SHA-256 checks pass is the part file renamed onto ``dest``, so
 ``dest`` either does not exist or is complete and verified.
 
-Standard library only; nothing here imports Qt. Progress and cancellation are
-plain callables / ``threading.Event`` so a UI worker thread can drive it.
+Standard library only; nothing here imports Qt. Progress is reported as core ``Progress``
+values (unit "bytes") and cancel is a ``threading.Event`` (``Cancelled`` is raised), so a UI
+worker thread can drive it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from email.message import Message
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-__all__ = ["DownloadError", "DownloadCancelled", "sha256_file", "download"]
+from simdesk.core.progress import Progress, ProgressCallback, check
+
+__all__ = ["DownloadError", "sha256_file", "download"]
 
 # Largest single read from the network. Small enough that cancel is noticed
 # promptly, large enough that per-chunk overhead is negligible.
@@ -37,15 +40,11 @@ USER_AGENT = "simdesk-downloader/1.0 (+https://github.com/simdesk)"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 
-ProgressCallback = Callable[[int, int | None], None]
+_Report = Callable[[int, int | None], None]  # (bytes done, bytes in all or None), inside this module
 
 
 class DownloadError(Exception):
     """The download failed; the message is meant to be shown to the user."""
-
-
-class DownloadCancelled(DownloadError):
-    """The caller set the cancel event. The ``.part`` file is kept for resuming."""
 
 
 def sha256_file(path: str | os.PathLike[str], *, chunk_size: int = 1 << 20) -> str:
@@ -79,16 +78,16 @@ def download(
     announces (before transferring) and against the finished file.
     ``sha256_prefix``: the file's SHA-256 hex digest must start with this
     (torch.hub names weight files ``<name>-<first 8 hex digits>.pth``).
-    ``progress(bytes_done, bytes_total_or_None)`` is called as data arrives
-    and once more at the end with ``bytes_done == bytes_total``.
-    ``cancel`` is checked between chunks. ``timeout`` bounds each socket
+    ``progress`` gets ``Progress("downloading", bytes_done, bytes_total_or_None)``
+    as data arrives and once more at the end with ``done == total``.
+    ``cancel`` is checked between chunks (``Cancelled``; the ``.part`` is kept). ``timeout`` bounds each socket
     operation (connect, each read), not the whole transfer.
 
     An existing ``dest`` is overwritten; callers that want to skip a download
     already present should check first. Returns ``dest``.
 
     Raises DownloadError (network/HTTP failures keep the ``.part`` so the next
-    call resumes; size/checksum failures delete it) or DownloadCancelled.
+    call resumes; size/checksum failures delete it) or Cancelled.
     """
     dest = Path(dest)
     part = part_path_for(dest)
@@ -98,7 +97,7 @@ def download(
 
     def report(done: int, total: int | None) -> None:
         if progress is not None:
-            progress(done, total)
+            progress(Progress("downloading", done, total, label=dest.name, unit="bytes"))
 
     with _local_file_errors("read", part):
         offset = part.stat().st_size if part.exists() else 0
@@ -135,14 +134,14 @@ def _fetch_into(
     offset: int,
     host: str,
     expected_size: int | None,
-    report: ProgressCallback,
+    report: _Report,
     cancel: threading.Event | None,
     timeout: float,
 ) -> int | None:
     """Stream the remainder of ``url`` into ``part``; return the total size if known."""
     # At most two attempts: the second only after a 416 told us our part is unusable.
     for attempt in range(2):
-        _check_cancel(cancel)
+        check(cancel)
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         if offset > 0:
             request.add_header("Range", f"bytes={offset}-")
@@ -223,14 +222,14 @@ def _stream(
     file: BinaryIO,
     done: int,
     total: int | None,
-    report: ProgressCallback,
+    report: _Report,
     cancel: threading.Event | None,
 ) -> None:
     """Copy the response body to ``file``; the caller makes the final progress call."""
     report(done, total)
     last_reported = done
     while True:
-        _check_cancel(cancel)
+        check(cancel)
         # read1: return what has arrived (one socket read) instead of waiting for a
         # full chunk, so cancel stays prompt on slow links and a timeout loses nothing.
         chunk = response.read1(READ_CHUNK_SIZE)
@@ -252,11 +251,6 @@ def _local_file_errors(action: str, path: Path) -> Iterator[None]:
         yield
     except OSError as error:
         raise DownloadError(f"cannot {action} {path}: {error.strerror or error}") from error
-
-
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise DownloadCancelled("download cancelled")
 
 
 def _verify(part: Path, size: int, expected_size: int | None, sha256_prefix: str | None) -> None:

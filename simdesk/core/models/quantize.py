@@ -7,9 +7,9 @@ catalogue must stay importable by the embedder.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 from simdesk.core.models.catalog import ModelError, ModelManifest, _write_model, load_model, models_dir
+from simdesk.core.progress import Progress, ProgressCallback
 
 
 def quantize_model(
@@ -17,7 +17,7 @@ def quantize_model(
     calibration: list[Path],
     directory: Path | None = None,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ModelManifest:
     """An int8 copy of an installed model (ONNX Runtime static QDQ: u8 activations, s8 weights).
 
@@ -43,7 +43,7 @@ def quantize_model(
         def get_next(self):
             for done, path in self.remaining:
                 if progress:
-                    progress(done, len(calibration))
+                    progress(Progress("calibrating", done, len(calibration), label=str(path)))
                 try:
                     decoded = decode_image(Path(path).read_bytes(), input_size=source.input_size,
                                            resize_mode=source.resize_mode)
