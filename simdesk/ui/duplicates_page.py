@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QScrollArea,
@@ -41,6 +40,7 @@ from simdesk.core.duplicates import trash as core_trash
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome
 from simdesk.ui.settings import settings_value
+from simdesk.ui.status import JobStatus
 from simdesk.core.units import format_bytes, format_duration
 
 THUMB = 150
@@ -95,57 +95,19 @@ def report_text(report) -> str:
     return "\n".join(lines)
 
 
-class DupStatus(QWidget):
-    """The scan's progress in the status bar: what it does, a bar, Cancel. Hidden while idle."""
-
-    cancel_clicked = Signal()
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(160)
-        self.bar.setTextVisible(False)
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop the duplicate scan (descriptors computed so far are kept)")
-        self.cancel_button.clicked.connect(self._cancel)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.setVisible(False)
-
-    def started(self) -> None:
-        self.label.setText("Looking for duplicates…")
-        self.bar.setRange(0, 0)
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.setText("Cancel")
-        self.setVisible(True)
-
-    def update_progress(self, item) -> None:
-        stage, p = item
-        if stage == "describe":
-            self.label.setText(f"Preparing duplicate detection {p.done:,}/{p.total:,} · "
-                               f"{p.rate:.1f} photos/s · ETA {format_duration(p.eta_seconds)}")
-        elif p.phase == "comparing":
-            self.label.setText(f"Comparing photos… {100 * p.done / max(p.total, 1):.0f}%")
-        else:
-            self.label.setText("Grouping copies…" if p.phase == "grouping" else "Loading…")
-        if p.total > 0 and (stage == "describe" or p.phase == "comparing"):
-            self.bar.setRange(0, p.total)
-            self.bar.setValue(p.done)
-        else:
-            self.bar.setRange(0, 0)
-
-    def ended(self) -> None:
-        self.setVisible(False)
-
-    def _cancel(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setText("Stopping…")
-        self.cancel_clicked.emit()
+def scan_progress(item) -> tuple[str, int, int]:
+    """The scan's progress for :meth:`JobStatus.show_progress`: text, done, total (0: busy)."""
+    stage, p = item
+    if stage == "describe":
+        text = (f"Preparing duplicate detection {p.done:,}/{p.total:,} · "
+                f"{p.rate:.1f} photos/s · ETA {format_duration(p.eta_seconds)}")
+    elif p.phase == "comparing":
+        text = f"Comparing photos… {100 * p.done / max(p.total, 1):.0f}%"
+    else:
+        text = "Grouping copies…" if p.phase == "grouping" else "Loading…"
+    if p.total > 0 and (stage == "describe" or p.phase == "comparing"):
+        return text, p.done, p.total
+    return text, 0, 0
 
 
 class MemberCard(QFrame):
@@ -311,7 +273,8 @@ class DuplicatesPage(QWidget):
         self._undo_batch = None
         self.support = core_trash.platform_support()
 
-        self.status_widget = DupStatus(self)
+        self.status_widget = JobStatus("Stop the duplicate scan (descriptors computed so far are kept)",
+                                       self, bar_width=160)
         self.status_widget.cancel_clicked.connect(self.cancel_scan)
 
         self.undo_action = QAction("&Undo Move to Trash", self)
@@ -475,13 +438,13 @@ class DuplicatesPage(QWidget):
         job = DuplicateScanJob(self.library, max(self.threshold, core_duplicates.SLIDER_MIN),
                                core_duplicates.SLIDER_MIN, workers=self.controller.index_workers,
                                parent=self)
-        job.progress.connect(self.status_widget.update_progress)
+        job.progress.connect(lambda item: self.status_widget.show_progress(*scan_progress(item)))
         job.succeeded.connect(self._scanned)
         job.failed.connect(self._scan_failed)
         job.ended.connect(self._scan_ended)
         self.job = job
         self.rescan_button.setEnabled(False)
-        self.status_widget.started()
+        self.status_widget.started("Looking for duplicates…")
         self.controller.start_job(job)  # the controller stops it when the app closes
         self._render()
 

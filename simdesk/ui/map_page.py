@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
-    QProgressBar,
     QStackedLayout,
     QStackedWidget,
     QToolButton,
@@ -37,6 +36,7 @@ from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.jobs import ExportMapJob, MapData, MapLayoutJob
 from simdesk.ui.map_view import MapView
 from simdesk.ui.settings import settings_value
+from simdesk.ui.status import JobStatus
 
 MODE_LABELS = (("tsne", "Free map"), ("grid", "Tidy grid"))
 COLOURINGS = (("", "Photo colours"), ("folder", "Folder"), ("date", "Date"))
@@ -63,52 +63,6 @@ def phase_text(p) -> str:
 def export_size(count: int) -> int:
     """The longer side of an exported whole map: room for readable thumbnails, bounded memory."""
     return int(np.clip(np.sqrt(max(count, 1)) * 48, 1600, 6000))
-
-
-class JobStatus(QWidget):
-    """One job's progress in the status bar, with Cancel; hidden while idle."""
-
-    cancel_clicked = Signal()
-
-    def __init__(self, cancel_tip: str, parent=None):
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(140)
-        self.bar.setTextVisible(False)
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip(cancel_tip)
-        self.cancel_button.clicked.connect(self._cancel)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.setVisible(False)
-
-    def started(self, text: str) -> None:
-        self.label.setText(text)
-        self.bar.setRange(0, 0)  # busy until the first report
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.setText("Cancel")
-        self.setVisible(True)
-
-    def update_progress(self, fraction: float, text: str) -> None:
-        if not self.cancel_button.isEnabled():
-            return  # "Stopping…" stays until the job ends
-        self.label.setText(text)
-        self.bar.setRange(0, 1000)
-        self.bar.setValue(int(round(min(max(fraction, 0.0), 1.0) * 1000)))
-
-    def ended(self) -> None:
-        self.setVisible(False)
-
-    def _cancel(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setText("Stopping…")
-        self.label.setText("Stopping…")
-        self.cancel_clicked.emit()
 
 
 class MapCanvas(MapView):
@@ -381,7 +335,7 @@ class MapPage(QWidget):
     def _progress(self, job: MapLayoutJob, p) -> None:
         if job is not self.job:
             return
-        self.layout_status.update_progress(p.fraction, f"Map: {phase_text(p)}")
+        self.layout_status.show_fraction(f"Map: {phase_text(p)}", p.fraction)
         if self.stack.currentWidget() is self.placeholder:
             self.placeholder.setText(f"Laying out the map of {self._what()}…\n\n{phase_text(p)}")
 
@@ -653,7 +607,7 @@ class MapPage(QWidget):
         job = ExportMapJob(self.controller.library, path, data.layout, mode=self.canvas.mode,
                            colour_by=self.canvas.colour_by, size=export_size(n),
                            title=f"{self.title_text} ({n:,} photos)")
-        job.progress.connect(lambda p: self.export_status.update_progress(p.fraction, f"Export: {phase_text(p)}"))
+        job.progress.connect(lambda p: self.export_status.show_fraction(f"Export: {phase_text(p)}", p.fraction))
         job.succeeded.connect(partial(self._export_done, path))
         job.failed.connect(self._export_failed)
         job.ended.connect(self._export_ended)
