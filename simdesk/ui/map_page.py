@@ -384,7 +384,7 @@ class MapPage(QWidget):
             return
         if np.array_equal(self.data.layout.photo_ids, data.layout.photo_ids):
             self.data.colours = data.colours
-            if self.canvas.layout() is self.data.layout:
+            if self.canvas.map_layout() is self.data.layout:
                 self.canvas.set_colours(data.colours)
 
     def _failed(self, job: MapLayoutJob, exc: BaseException) -> None:
@@ -462,7 +462,7 @@ class MapPage(QWidget):
         self.controller.settings.setValue("map/mode", mode)
         if self.job is not None:
             self.job.grid = mode == "grid"  # read by the job once the layout is known
-        layout = self.canvas.layout()
+        layout = self.canvas.map_layout()
         if mode == "grid" and layout is not None and len(layout) and not (
                 self.data is not None and self.data.layout is layout and self.data.gridded):
             self._compute_grid(layout)
@@ -471,7 +471,7 @@ class MapPage(QWidget):
 
     def _switch_canvas(self, mode: str) -> None:
         """The canvas keeps the photo in the middle; a view of the whole map stays whole."""
-        whole = self.canvas.layout() is not None and self._whole_map_in_view()
+        whole = self.canvas.map_layout() is not None and self._whole_map_in_view()
         self.canvas.set_mode(mode)
         if whole:
             self.canvas.fit_all(animate=False)
@@ -485,7 +485,7 @@ class MapPage(QWidget):
             return
         self.data.gridded = True
         self.status_message.emit("")
-        if self.mode == "grid" and self.canvas.layout() is layout:
+        if self.mode == "grid" and self.canvas.map_layout() is layout:
             self._switch_canvas("grid")
 
     def set_colour_by(self, what: str | None) -> None:
@@ -524,7 +524,7 @@ class MapPage(QWidget):
             parts.append(", ".join(changes) or "layout updated")
         elif n:
             parts.append(f"laid out in {data.seconds:.1f} s")
-        selected = len(self.canvas.selected_ids()) if self.canvas.layout() is layout else 0
+        selected = len(self.canvas.selected_ids()) if self.canvas.map_layout() is layout else 0
         if selected:
             parts.append(f"{selected:,} selected")
         if self.job is not None:
@@ -532,7 +532,7 @@ class MapPage(QWidget):
         self.info.setText(" · ".join(parts))
 
     def _update_legend(self) -> None:
-        entries = self.canvas.legend() if self.canvas.layout() is not None else []
+        entries = self.canvas.legend() if self.canvas.map_layout() is not None else []
         what = self.canvas.colour_by
         if not entries:
             self.legend.setText("")
@@ -547,7 +547,7 @@ class MapPage(QWidget):
         self.legend.setText("&nbsp;&nbsp; ".join(items))
 
     def _update_actions(self) -> None:
-        shown = self.stack.currentWidget() is self.canvas and self.canvas.layout() is not None
+        shown = self.stack.currentWidget() is self.canvas and self.canvas.map_layout() is not None
         self.fit_action.setEnabled(shown)
         self.export_view_action.setEnabled(shown)
         self.export_map_action.setEnabled(shown and self.export_job is None)

@@ -10,8 +10,8 @@ at most ``MAX_PIXMAPS`` pixmaps. Levels of detail, by the on-screen size of a ph
   that covers it, loaded off the GUI thread from the library's thumbnail cache, so they sharpen
   as they grow; until a pixmap arrives the photo shows as a square of its colour.
 
-The layout is computed by :meth:`simdesk.core.library.Library.map_layout` on a worker thread
-(``load``), with progress and cancel; ``set_layout`` shows an already computed one.
+The view shows a layout computed elsewhere (``set_layout``; the app computes it with
+:class:`simdesk.ui.jobs.MapLayoutJob`), and its colours once they are read (``set_colours``).
 
 Mouse and keys: wheel or pinch zooms around the pointer, ``+``/``-`` zoom, ``0``/Home fits all,
 dragging or the arrow keys pan, a click selects (Ctrl toggles, Shift adds), Shift- or Ctrl-drag
@@ -131,9 +131,6 @@ def _decode(jpeg: bytes, side: int) -> QImage | None:
 class MapView(QWidget):
     """The zoomable cluster map of a :class:`~simdesk.core.library.Library`."""
 
-    layoutReady = Signal(object)  # MapLayout
-    layoutFailed = Signal(str)  # why ("cancelled" when cancelled)
-    progressChanged = Signal(float, str)  # fraction 0..1, phase
     selectionChanged = Signal(list)  # photo ids
     photoActivated = Signal(int)  # photo id (double click, Enter)
     similarRequested = Signal(int)  # photo id
@@ -141,9 +138,6 @@ class MapView(QWidget):
     showInFolderRequested = Signal(str)  # path
     trashRequested = Signal(list)  # photo ids
 
-    _workerProgress = Signal(int, object)
-    _workerDone = Signal(int, object, str)
-    _coloursDone = Signal(int, object)
     _thumbLoaded = Signal(int, int, int, QImage)  # generation, row, level, image
 
     def __init__(self, library=None, parent=None, *, mode: str = "tsne",
@@ -173,19 +167,14 @@ class MapView(QWidget):
         self._pixmaps: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
         self._pixmap_bytes = 0
         self._loader: _ThumbLoader | None = None
-        self._token = 0
         self._generation = 0  # of the shown layout: thumbnails of an older one are ignored
         self._tags = None
-        self._cancel: threading.Event | None = None
         self._status = ""
         self.last_frame = {"ms": 0.0, "level": "none", "visible": 0}
         self._anim: tuple | None = None
         self._anim_timer = QTimer(self)
         self._anim_timer.setInterval(15)
         self._anim_timer.timeout.connect(self._animate)
-        self._workerProgress.connect(self._on_progress)
-        self._workerDone.connect(self._on_done)
-        self._coloursDone.connect(self._on_colours)
         self._thumbLoaded.connect(self._on_thumb)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -197,76 +186,7 @@ class MapView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(900, 700)
 
-    # -- computing and showing a layout -------------------------------------------------------
-
-    def load(self, scope=None, *, recompute: bool = False, params=None) -> None:
-        """Compute (or read from the cache) the layout of ``scope`` on a worker thread; emits
-        ``progressChanged`` while it works and ``layoutReady`` or ``layoutFailed`` at the end."""
-        if self.library is None:
-            raise RuntimeError("MapView.load needs a Library")
-        self.cancel()
-        self._token += 1
-        token, cancel = self._token, threading.Event()
-        self._cancel = cancel
-        self._status = "Laying out the map…"
-        self.update()
-        library = self.library
-
-        def work() -> None:
-            from simdesk.core.map.layout import LayoutCancelled
-
-            try:
-                layout = library.map_layout(
-                    scope, params=params, recompute=recompute, cancel=cancel,
-                    progress=lambda p: self._workerProgress.emit(token, p))
-                photos = library.map_photos(layout.photo_ids)
-                self._workerDone.emit(token, (layout, photos), "")
-                colours = library.map_colours(layout.photo_ids, cancel=cancel)
-                self._coloursDone.emit(token, colours)
-            except LayoutCancelled:
-                self._workerDone.emit(token, None, "cancelled")
-            except Exception as exc:  # shown to the user; the app stays up
-                self._workerDone.emit(token, None, str(exc) or type(exc).__name__)
-            finally:
-                library.close()  # this thread's database connection
-
-        threading.Thread(target=work, name="map-layout", daemon=True).start()
-
-    def cancel(self) -> None:
-        """Stop a layout in progress (``layoutFailed("cancelled")`` follows)."""
-        if self._cancel is not None:
-            self._cancel.set()
-            self._cancel = None
-
-    def is_busy(self) -> bool:
-        return self._cancel is not None
-
-    def _on_progress(self, token: int, p) -> None:
-        if token != self._token:
-            return
-        self._status = f"Laying out the map… {p.phase} {p.fraction:.0%}"
-        self.progressChanged.emit(float(p.fraction), p.phase)
-        if self._layout is None:
-            self.update()
-
-    def _on_done(self, token: int, result, error: str) -> None:
-        if token != self._token:
-            return
-        if result is None:
-            self._cancel = None
-            self._status = "Map cancelled." if error == "cancelled" else f"No map: {error}"
-            self.update()
-            self.layoutFailed.emit(error)
-            return
-        layout, photos = result
-        self.set_layout(layout, photos)
-        self.layoutReady.emit(layout)
-
-    def _on_colours(self, token: int, colours) -> None:
-        if token != self._token:
-            return
-        self._cancel = None
-        self.set_colours(colours)
+    # -- showing a layout -------------------------------------------------------
 
     def set_colours(self, colours: np.ndarray) -> None:
         """The shown layout's average colours ((N, 3) uint8, rows as its photo ids), once known."""
@@ -291,7 +211,8 @@ class MapView(QWidget):
         self._apply_mode(fit=True)
         self._ensure_loader()
 
-    def layout(self) -> MapLayout | None:  # noqa: A003 (QWidget.layout is not used on a canvas)
+    def map_layout(self) -> MapLayout | None:
+        """The layout shown (None before the first)."""
         return self._layout
 
     @property
@@ -713,9 +634,6 @@ class MapView(QWidget):
             painter.drawRect(self._band.normalized())
         if self._hover is not None and self._band is None and not self._dragging:
             self._paint_preview(painter, screen[self._hover], self._hover)
-        if self._status and self.is_busy():
-            painter.setPen(QColor(200, 200, 205))
-            painter.drawText(QRect(8, h - 24, w - 16, 20), Qt.AlignmentFlag.AlignLeft, self._status)
         painter.end()
         self.last_frame = {"ms": (time.perf_counter() - start) * 1000, "level": level,
                            "visible": int(len(visible))}
@@ -894,7 +812,6 @@ class MapView(QWidget):
 
     def shutdown(self) -> None:
         """Stop the worker threads (the app calls this when the view goes away)."""
-        self.cancel()
         if self._loader is not None:
             self._loader.stop()
             self._loader = None

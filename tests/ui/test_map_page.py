@@ -81,14 +81,14 @@ def test_map_of_the_library_is_computed_once_then_reused(qtbot, map_app, layout_
     assert page.layout_status.isHidden()
     assert page.data.colours is not None and page.data.colours.shape == (11, 3)
     assert (page.canvas._colours.astype(int) != 110).any()  # the canvas has them too
-    layout = page.canvas.layout()
+    layout = page.canvas.map_layout()
 
     qtbot.keyClick(page.canvas, Qt.Key.Key_Escape)
     assert window.pages.currentWidget() is window.browse
     # Opening it again shows the same map at once: no job, no layout.
     window.map_action.trigger()
     assert window.pages.currentWidget() is page
-    assert page.job is None and page.canvas.layout() is layout and layout_calls == [11]
+    assert page.job is None and page.canvas.map_layout() is layout and layout_calls == [11]
 
     # Recompute lays it out afresh (the map stays in view meanwhile).
     with qtbot.waitSignal(page.map_shown, timeout=20_000):
@@ -207,7 +207,7 @@ def test_cancel_while_laying_out(qtbot, map_app, monkeypatch):
     controller, window, other = map_app
     page = open_map(qtbot, window)  # the whole library, shown
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
-    library_layout = page.canvas.layout()
+    library_layout = page.canvas.map_layout()
     real = layout_cache.compute_layout
 
     def slow(vectors, params, *, report=None, **kwargs):
@@ -240,7 +240,7 @@ def test_cancel_while_laying_out(qtbot, map_app, monkeypatch):
     # The library's map, still held, shows again at once.
     window.library_map_action.trigger()
     assert page.job is None and page.stack.currentWidget() is page.canvas
-    assert page.canvas.layout() is library_layout and page.export_map_action.isEnabled()
+    assert page.canvas.map_layout() is library_layout and page.export_map_action.isEnabled()
     # The folder's map: Recompute tries again.
     window.show_browse()
     window.map_action.trigger()
@@ -260,7 +260,7 @@ def test_grid_mode_and_export_png(qtbot, map_app, tmp_path, monkeypatch):
     page.mode_actions["grid"].trigger()
     qtbot.waitUntil(lambda: page.canvas.mode == "grid", timeout=5000)  # the grid: on a worker
     assert controller.settings.value("map/mode") == "grid"
-    cells, cols, rows = page.canvas.layout().grid()
+    cells, cols, rows = page.canvas.map_layout().grid()
     assert cols * rows >= 11
 
     answers = [str(tmp_path / "exports" / "view"), str(tmp_path / "exports" / "whole.png")]

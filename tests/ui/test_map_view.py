@@ -12,6 +12,8 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from simdesk.core.map.cache import MapScope  # noqa: E402
+from simdesk.core.map.layout import LayoutCancelled  # noqa: E402
+from simdesk.ui.jobs import MapLayoutJob  # noqa: E402
 from simdesk.ui.map_view import DOT_MAX_PX, MapView  # noqa: E402
 from test_layout import FAST, GROUP_COLOURS, fill_library  # noqa: E402
 
@@ -212,51 +214,63 @@ def test_export_view_and_whole_map(map_view, tmp_path):
     assert (image.width(), image.height()) == (result.width, result.height)
 
 
-def test_load_computes_in_a_worker_then_uses_the_cache(qtbot, library):
+def show_with_job(view, library, scope=None, **kwargs) -> MapLayoutJob:
+    """What the app does: a MapLayoutJob computes the layout, the view shows it, then its colours."""
+    job = MapLayoutJob(library, scope, **kwargs)
+    job.layout_ready.connect(lambda data: view.set_layout(data.layout, data.photos))
+    job.succeeded.connect(lambda data: view.set_colours(data.colours))
+    job.start()
+    return job
+
+
+def test_a_layout_job_computes_in_a_worker_then_uses_the_cache(qtbot, library):
     fill_library(library, {"red": 20, "green": 20})
     view = MapView(library)
     qtbot.addWidget(view)
     view.resize(400, 300)
     fractions = []
-    view.progressChanged.connect(lambda f, phase: fractions.append(f))
-    with qtbot.waitSignal(view.layoutReady, timeout=30000) as ready:
-        view.load(params=FAST)
-    assert ready.args[0].source == "computed" and len(ready.args[0]) == 40
+    job = MapLayoutJob(library, None, params=FAST)
+    job.progress.connect(lambda p: fractions.append(p.fraction) if p.phase != "colours" else None)
+    with qtbot.waitSignal(job.ended, timeout=30000):
+        job.layout_ready.connect(lambda data: view.set_layout(data.layout, data.photos))
+        job.succeeded.connect(lambda data: view.set_colours(data.colours))
+        job.start()
+    layout = view.map_layout()
+    assert layout.source == "computed" and len(layout) == 40
     assert fractions and fractions[-1] == 1.0
-    qtbot.waitUntil(lambda: not view.is_busy(), timeout=10000)  # colours come after the layout
-    assert (view._colours.astype(int) != 110).any()
-    with qtbot.waitSignal(view.layoutReady, timeout=30000) as ready:
-        view.load(MapScope.all(), params=FAST)
-    assert ready.args[0].source == "cache"
+    assert (view._colours.astype(int) != 110).any()  # colours come after the layout
+    with qtbot.waitSignal(show_with_job(view, library, MapScope.all(), params=FAST).ended,
+                          timeout=30000):
+        pass
+    assert view.map_layout().source == "cache"
     view.shutdown()
 
 
-def test_cancel_a_load(qtbot, library, monkeypatch):
+def test_cancel_a_layout_job(qtbot, library, monkeypatch):
     fill_library(library, {"red": 20, "green": 20})
     view = MapView(library)
     qtbot.addWidget(view)
-    started = []
-
-    def slow_progress(*args, **kwargs):
-        started.append(1)
 
     from simdesk.core.map import cache as layout_cache
 
     real = layout_cache.compute_layout
+    started = []
 
     def cancellable(vectors, params, *, report=None, **kw):
         import time
 
         for _ in range(500):  # waits, checking the cancel event as the real work does
+            started.append(1)
             report("tsne", 0, 1)
             time.sleep(0.01)
         return real(vectors, params, report=report, **kw)
 
     monkeypatch.setattr(layout_cache, "compute_layout", cancellable)
-    with qtbot.waitSignal(view.layoutFailed, timeout=10000) as failed:
-        view.load(params=FAST)
-        qtbot.waitUntil(lambda: view.is_busy(), timeout=1000)
+    job = show_with_job(view, library, params=FAST)
+    with qtbot.waitSignal(job.failed, timeout=10000) as failed:
+        qtbot.waitUntil(lambda: bool(started), timeout=1000)
         qtbot.wait(50)
-        view.cancel()
-    assert failed.args == ["cancelled"]
+        job.cancel()
+    assert isinstance(failed.args[0], LayoutCancelled)
+    assert view.map_layout() is None
     view.shutdown()
