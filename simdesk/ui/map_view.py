@@ -7,8 +7,8 @@ at most ``MAX_PIXMAPS`` pixmaps. Levels of detail, by the on-screen size of a ph
 - dots: far out (or with too many photos in view) each photo is a dot or small square in its
   average colour (or its folder/date colour), rasterised with NumPy into one image per frame;
 - thumbnails: closer in, each visible photo is a pixmap at the smallest of 32, 128 or 256 pixels
-  that covers it, loaded off the GUI thread from the library's thumbnail cache, so they sharpen
-  as they grow; until a pixmap arrives the photo shows as a square of its colour.
+  that covers it, loaded off the GUI thread from the library's thumbnail cache by a
+  :class:`~simdesk.ui.thumbnails.ThumbnailLoader` (the grids' loader), so they sharpen as they grow; until a pixmap arrives the photo shows as a square of its colour.
 
 The view shows a layout computed elsewhere (``set_layout``; the app computes it with
 :class:`simdesk.ui.jobs.MapLayoutJob`), and its colours once they are read (``set_colours``).
@@ -22,22 +22,19 @@ show in folder and move to Trash as signals for the app to carry out.
 
 from __future__ import annotations
 
-import io
 import os
-import queue
-import threading
 import time
-from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QMenu, QWidget
 
 from simdesk.core.map.cache import MODES, MapLayout, MapPhotos
 from simdesk.core.map.render import date_colours, folder_palette
-from simdesk.ui.images import pil_to_qimage
+from simdesk.ui.images import decode_square_thumbnail
+from simdesk.ui.thumbnails import ThumbnailLoader
 
 BACKGROUND = QColor(22, 22, 26)
 SELECTED = QColor(255, 200, 40)
@@ -47,85 +44,6 @@ MAX_PIXMAPS = 2000  # more photos in view than this: dots, to keep frames fast
 PIXMAP_CACHE_BYTES = 192 * 1024 * 1024
 MIN_ITEM_PX = 0.5  # zoom limits: a photo between half a pixel ...
 MAX_ITEM_PX = 1200  # ... and this big
-
-
-class _ThumbLoader:
-    """One background thread decoding thumbnails, newest requests first."""
-
-    def __init__(self, fetch: Callable[[bytes], bytes | None], deliver: Callable, close: Callable | None):
-        self._fetch, self._deliver, self._close = fetch, deliver, close
-        self._queue: queue.LifoQueue = queue.LifoQueue()
-        self._pending: set = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="map-thumbnails", daemon=True)
-        self._thread.start()
-
-    def request(self, key: tuple[int, int, int], chash: bytes) -> None:
-        with self._lock:
-            if key in self._pending:
-                return
-            self._pending.add(key)
-        self._queue.put((key, chash))
-
-    def forget_pending(self) -> None:
-        """Drop requests not started yet (the view moved on); they are asked again if needed."""
-        with self._lock:
-            self._pending.clear()
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._queue.put(None)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                item = self._queue.get()
-                if item is None or self._stop.is_set():
-                    break
-                key, chash = item
-                image = None
-                try:
-                    data = self._fetch(chash)
-                    if data:
-                        image = _decode(data, key[2])
-                except Exception:  # a damaged thumbnail stays a coloured square
-                    image = None
-                with self._lock:
-                    self._pending.discard(key)
-                if image is not None and not self._stop.is_set():
-                    self._deliver(key, image)
-        finally:
-            if self._close is not None:
-                self._close()
-
-
-def _decode(jpeg: bytes, side: int) -> QImage | None:
-    """The thumbnail JPEG square-cropped and at most ``side`` pixels. Runs on the loader thread.
-
-    Decoded with Pillow, not ``QImage.fromData``: Qt's decoder holds the GIL while its image
-    plugins take Qt-internal locks, and deadlocked against the GUI thread destroying a widget
-    (which takes the same lock, then wants the GIL). Pillow releases the GIL and touches no Qt.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(jpeg)) as img:
-            img.draft("RGB", (side, side))
-            img = img.convert("RGB")
-            w, h = img.size
-            s = min(w, h)
-            img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            if s > side:
-                img = img.resize((side, side), Image.Resampling.LANCZOS)
-    except (OSError, ValueError, SyntaxError):
-        return None
-    return pil_to_qimage(img)
 
 
 class MapView(QWidget):
@@ -138,7 +56,6 @@ class MapView(QWidget):
     showInFolderRequested = Signal(str)  # path
     trashRequested = Signal(list)  # photo ids
 
-    _thumbLoaded = Signal(int, int, int, QImage)  # generation, row, level, image
 
     def __init__(self, library=None, parent=None, *, mode: str = "tsne",
                  thumbnail_source: Callable[[bytes], bytes | None] | None = None):
@@ -164,10 +81,7 @@ class MapView(QWidget):
         self._press_offset = np.zeros(2)
         self._band: QRectF | None = None
         self._dragging = False
-        self._pixmaps: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
-        self._pixmap_bytes = 0
-        self._loader: _ThumbLoader | None = None
-        self._generation = 0  # of the shown layout: thumbnails of an older one are ignored
+        self._thumbs: ThumbnailLoader | None = None
         self._tags = None
         self._status = ""
         self.last_frame = {"ms": 0.0, "level": "none", "visible": 0}
@@ -175,7 +89,6 @@ class MapView(QWidget):
         self._anim_timer = QTimer(self)
         self._anim_timer.setInterval(15)
         self._anim_timer.timeout.connect(self._animate)
-        self._thumbLoaded.connect(self._on_thumb)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -205,7 +118,6 @@ class MapView(QWidget):
         self._avg_colours = None if colours is None else np.asarray(colours, dtype=np.uint8)
         self._selected.clear()
         self._hover = None
-        self._generation += 1
         self._clear_pixmaps()
         self._status = "" if len(layout) else "No photos to show: index a folder first."
         self._apply_mode(fit=True)
@@ -670,51 +582,39 @@ class MapView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < level)
         xs = np.rint(screen[rows, 0] - s / 2).astype(np.int64).tolist()
         ys = np.rint(screen[rows, 1] - s / 2).astype(np.int64).tolist()
-        pixmaps = self._pixmaps
+        thumbs = self._thumbs
+        if thumbs is not None:
+            thumbs.set_display_side(level)
+        hashes = self._photos.content_hashes if self._photos is not None else None
         colours = self._colours
         want = []
         for row, x, y in zip(rows.tolist(), xs, ys):
-            pixmap = pixmaps.get((row, level))
-            if pixmap is None:
-                want.append(row)  # drawn from another level (or as a square) until it comes
-                pixmap = self._pixmap(row, level)
-            else:
-                pixmaps.move_to_end((row, level))
+            chash = hashes[row] if hashes is not None else None
+            pixmap = None
+            if thumbs is not None and chash is not None:
+                pixmap = thumbs.cache.get(chash)
+                if thumbs.wants(chash, pixmap):
+                    want.append(row)  # drawn smaller (or as a square) until it comes
             if border or pixmap is None:
                 c = colours[row]
                 colour = QColor(int(c[0]), int(c[1]), int(c[2]))
                 painter.fillRect(x, y, s, s, colour)
             if pixmap is not None:
                 painter.drawPixmap(x + border, y + border, inner, inner, pixmap)
-        self._request(want, level)
+        self._request(want)
         return f"thumbnails {level}px"
 
-    def _pixmap(self, row: int, level: int) -> QPixmap | None:
-        """The pixmap at ``level`` if loaded, else the best other level (sharpens when it comes)."""
-        key = (row, level)
-        pm = self._pixmaps.get(key)
-        if pm is not None:
-            self._pixmaps.move_to_end(key)
-            return pm
-        for other in sorted(LEVELS, reverse=True):
-            pm = self._pixmaps.get((row, other))
-            if pm is not None:
-                return pm
-        return None
-
-    def _request(self, rows: list[int], level: int) -> None:
-        if not rows or self._loader is None or self._photos is None:
+    def _request(self, rows: list[int]) -> None:
+        if not rows or self._thumbs is None or self._photos is None:
             return
-        self._loader.forget_pending()
+        self._thumbs.forget_queue()
         hashes = self._photos.content_hashes
         # Requests are served newest first: queue the far ones first so the centre comes first.
         c = np.array([self.width() / 2, self.height() / 2])
         screen = self.screen_positions()[rows]
         order = np.argsort(-((screen - c) ** 2).sum(axis=1))
         for i in order:
-            row = rows[int(i)]
-            if (row, level) not in self._pixmaps and hashes[row] is not None:
-                self._loader.request((self._generation, row, level), hashes[row])
+            self._thumbs.request(hashes[rows[int(i)]])
 
     def _paint_selection(self, painter: QPainter, screen: np.ndarray, visible: np.ndarray, size: float) -> None:
         if not self._selected:
@@ -730,10 +630,8 @@ class MapView(QWidget):
     def _paint_preview(self, painter: QPainter, at: np.ndarray, row: int) -> None:
         """A larger preview and the file name beside the pointer."""
         side = 256
-        pm = self._pixmaps.get((row, 256))
-        if pm is None:
-            self._request_one(row, 256)
-            pm = self._pixmap(row, 256)
+        chash = self._photos.content_hashes[row] if self._photos is not None else None
+        pm = self._thumbs.get(chash, side) if self._thumbs is not None and chash else None
         name = os.path.basename(self._photos.paths[row]) if self._photos is not None else str(row)
         show = min(side, max(96, int(self.item_size_px() * 1.8)))
         if self.item_size_px() >= side:
@@ -755,56 +653,39 @@ class MapView(QWidget):
         painter.setPen(QColor(235, 235, 240))
         painter.drawText(QRect(x, y + show + 2, box_w, 20), Qt.AlignmentFlag.AlignLeft, name)
 
-    def _request_one(self, row: int, level: int) -> None:
-        if self._loader is not None and self._photos is not None and self._photos.content_hashes[row]:
-            self._loader.request((self._generation, row, level), self._photos.content_hashes[row])
-
     # -- thumbnails ----------------------------------------------------------------------------
 
     def _ensure_loader(self) -> None:
-        if self._loader is not None:
+        if self._thumbs is not None:
             return
         if self._thumbnail_source is not None:
-            fetch, close = self._thumbnail_source, None
+            source = self._thumbnail_source
+
+            def fetch(hashes: list[bytes]) -> dict[bytes, bytes]:
+                return {h: data for h in hashes if (data := source(h))}
+
+            close = None
         elif self.library is not None:
-            library = self.library
-
-            def fetch(chash: bytes):
-                return library.store.thumbnail(chash)  # the loader thread's own connection
-
-            close = library.close
+            fetch, close = self.library.thumbnails, self.library.close  # the loader thread's connection
         else:
             return
+        self._thumbs = ThumbnailLoader(fetch, budget_bytes=PIXMAP_CACHE_BYTES,
+                                       decode=decode_square_thumbnail, on_thread_exit=close,
+                                       parent=self)
+        self._thumbs.loaded.connect(self._thumbs_loaded)
 
-        def deliver(key: tuple, image: QImage) -> None:
-            generation, row, level = key
-            self._thumbLoaded.emit(generation, row, level, image)
-
-        self._loader = _ThumbLoader(fetch, deliver, close)
-
-    def _on_thumb(self, generation: int, row: int, level: int, image: QImage) -> None:
-        if generation != self._generation or self._layout is None or row >= len(self._layout):
-            return
-        key = (row, level)
-        if key in self._pixmaps:
-            return
-        pm = QPixmap.fromImage(image)
-        self._pixmaps[key] = pm
-        self._pixmap_bytes += pm.width() * pm.height() * 4
-        while self._pixmap_bytes > PIXMAP_CACHE_BYTES and len(self._pixmaps) > 1:
-            _, old = self._pixmaps.popitem(last=False)
-            self._pixmap_bytes -= old.width() * old.height() * 4
-        self.update()
+    def _thumbs_loaded(self, _hashes: list) -> None:
+        if self._layout is not None:
+            self.update()
 
     def _clear_pixmaps(self) -> None:
-        self._pixmaps.clear()
-        self._pixmap_bytes = 0
-        if self._loader is not None:
-            self._loader.forget_pending()
+        if self._thumbs is not None:
+            self._thumbs.forget_queue()
+            self._thumbs.clear()
 
     def pixmap_memory(self) -> int:
         """Bytes held by cached thumbnail pixmaps."""
-        return self._pixmap_bytes
+        return self._thumbs.cache.bytes if self._thumbs is not None else 0
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -812,9 +693,9 @@ class MapView(QWidget):
 
     def shutdown(self) -> None:
         """Stop the worker threads (the app calls this when the view goes away)."""
-        if self._loader is not None:
-            self._loader.stop()
-            self._loader = None
+        if self._thumbs is not None:
+            self._thumbs.shutdown()
+            self._thumbs = None
 
     # -- export --------------------------------------------------------------------------------
 

@@ -75,14 +75,18 @@ def test_zoom_changes_the_level_of_detail(map_view, qtbot):
     assert view.item_size_px() > before and view.item_size_px() >= DOT_MAX_PX
     view.repaint()
     assert view.last_frame["level"].startswith("thumbnails")
-    # Thumbnails arrive from the loader thread and are kept as pixmaps; closer in, sharper ones.
+    # Thumbnails arrive from the loader thread (the grids' ThumbnailLoader) and are kept as
+    # pixmaps, asked for at the level drawn; closer in, a sharper level.
     qtbot.waitUntil(lambda: view.pixmap_memory() > 0, timeout=5000)
-    small = {lv for (_, lv) in view._pixmaps}
+    small = view._thumbs.display_side
+    assert small < 256
     view.zoom_to_photo(int(view.photo_ids[0]), item_px=300, animate=False)
     view.repaint()
-    assert view.last_frame["level"] == "thumbnails 256px"
-    qtbot.waitUntil(lambda: any(lv == 256 for (_, lv) in view._pixmaps), timeout=5000)
-    assert max(small) < 256
+    assert view.last_frame["level"] == "thumbnails 256px" and view._thumbs.display_side == 256
+    # These thumbnails are stored at 32x24: cropped square, nothing sharper to fetch for 256.
+    chash = view._photos.content_hashes[0]
+    pixmap = view._thumbs.cache.get(chash)
+    assert (pixmap.width(), pixmap.height()) == (24, 24) and not view._thumbs.wants(chash, pixmap)
 
 
 def test_wheel_zooms_around_the_pointer(map_view, qtbot):
@@ -239,8 +243,8 @@ def test_a_layout_job_computes_in_a_worker_then_uses_the_cache(qtbot, library):
     assert layout.source == "computed" and len(layout) == 40
     assert fractions and fractions[-1] == 1.0
     assert (view._colours.astype(int) != 110).any()  # colours come after the layout
-    with qtbot.waitSignal(show_with_job(view, library, MapScope.all(), params=FAST).ended,
-                          timeout=30000):
+    job = show_with_job(view, library, MapScope.all(), params=FAST)
+    with qtbot.waitSignal(job.ended, timeout=30000):
         pass
     assert view.map_layout().source == "cache"
     view.shutdown()
