@@ -80,7 +80,7 @@ def test_map_of_the_library_is_computed_once_then_reused(qtbot, map_app, layout_
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)  # then the colours
     assert page.layout_status.isHidden()
     assert page.data.colours is not None and page.data.colours.shape == (11, 3)
-    assert (page.canvas._colours.astype(int) != 110).any()  # the canvas has them too
+    assert (page.canvas.state.colours.astype(int) != 110).any()  # the canvas has them too
     layout = page.canvas.map_layout()
 
     qtbot.keyClick(page.canvas, Qt.Key.Key_Escape)

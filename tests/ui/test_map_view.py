@@ -42,7 +42,7 @@ def pixel(view, point) -> tuple[int, int, int]:
 
 
 def group_of(view, row):
-    return view._photos.folders[row].rsplit("/", 1)[-1]
+    return view.state.photos.folders[row].rsplit("/", 1)[-1]
 
 
 def test_photos_sit_at_the_layout_coordinates(map_view):
@@ -51,7 +51,7 @@ def test_photos_sit_at_the_layout_coordinates(map_view):
     assert screen.shape == (60, 2)
     # The view maps the layout's positions by one scale and one offset.
     pos = layout.positions("tsne")
-    fitted = pos * view._scale + view._offset
+    fitted = pos * view.state.scale + view.state.offset
     assert np.allclose(screen, fitted)
     # Everything is in view after "fit all", and each photo is drawn where the layout puts it.
     assert (screen[:, 0] > 0).all() and (screen[:, 0] < 640).all()
@@ -84,7 +84,7 @@ def test_zoom_changes_the_level_of_detail(map_view, qtbot):
     view.repaint()
     assert view.last_frame["level"] == "thumbnails 256px" and view._thumbs.display_side == 256
     # These thumbnails are stored at 32x24: cropped square, nothing sharper to fetch for 256.
-    chash = view._photos.content_hashes[0]
+    chash = view.state.photos.content_hashes[0]
     pixmap = view._thumbs.cache.get(chash)
     assert (pixmap.width(), pixmap.height()) == (24, 24) and not view._thumbs.wants(chash, pixmap)
 
@@ -107,14 +107,14 @@ def test_wheel_zooms_around_the_pointer(map_view, qtbot):
 
 def test_keyboard_zoom_pan_and_fit(map_view, qtbot):
     view, _, _ = map_view
-    fit = view._scale
+    fit = view.state.scale
     qtbot.keyClick(view, Qt.Key.Key_Plus)
-    assert view._scale == pytest.approx(fit * 1.5)
-    offset = view._offset.copy()
+    assert view.state.scale == pytest.approx(fit * 1.5)
+    offset = view.state.offset.copy()
     qtbot.keyClick(view, Qt.Key.Key_Left)
-    assert view._offset[0] > offset[0]
+    assert view.state.offset[0] > offset[0]
     view.fit_all(animate=False)
-    assert view._scale == pytest.approx(fit)
+    assert view.state.scale == pytest.approx(fit)
 
 
 def test_click_selects_the_photo_under_the_pointer(map_view, qtbot):
@@ -185,7 +185,7 @@ def test_context_menu_requests(map_view):
             action.trigger()
     pid = int(layout.photo_ids[row])
     assert got["similar"] == pid and got["trash"] == [pid]
-    assert got["open"] == [view._photos.paths[row]]
+    assert got["open"] == [view.state.photos.paths[row]]
 
 
 def test_grid_mode_and_colour_by(map_view):
@@ -194,8 +194,8 @@ def test_grid_mode_and_colour_by(map_view):
     cells, cols, rows = layout.grid()
     screen = view.screen_positions()
     # Neighbouring cells are one item apart on screen.
-    step = view._scale / max(cols, rows)
-    assert np.allclose((screen - view._offset) / step - 0.5, cells, atol=1e-6)
+    step = view.state.scale / max(cols, rows)
+    assert np.allclose((screen - view.state.offset) / step - 0.5, cells, atol=1e-6)
     view.set_colour_by("folder")
     legend = view.legend()
     assert len(legend) == 3 and all(len(c) == 3 for c, _ in legend)
@@ -242,7 +242,7 @@ def test_a_layout_job_computes_in_a_worker_then_uses_the_cache(qtbot, library):
     layout = view.map_layout()
     assert layout.source == "computed" and len(layout) == 40
     assert fractions and fractions[-1] == 1.0
-    assert (view._colours.astype(int) != 110).any()  # colours come after the layout
+    assert (view.state.colours.astype(int) != 110).any()  # colours come after the layout
     job = show_with_job(view, library, MapScope.all(), params=FAST)
     with qtbot.waitSignal(job.ended, timeout=30000):
         pass
