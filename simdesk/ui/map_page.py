@@ -335,7 +335,7 @@ class MapPage(QWidget):
     def _progress(self, job: MapLayoutJob, p) -> None:
         if job is not self.job:
             return
-        self.layout_status.show_fraction(f"Map: {phase_text(p)}", p.fraction)
+        self.layout_status.update_progress(p.fraction, f"Map: {phase_text(p)}")
         if self.stack.currentWidget() is self.placeholder:
             self.placeholder.setText(f"Laying out the map of {self._what()}…\n\n{phase_text(p)}")
 
@@ -607,7 +607,7 @@ class MapPage(QWidget):
         job = ExportMapJob(self.controller.library, path, data.layout, mode=self.canvas.mode,
                            colour_by=self.canvas.colour_by, size=export_size(n),
                            title=f"{self.title_text} ({n:,} photos)")
-        job.progress.connect(lambda p: self.export_status.show_fraction(f"Export: {phase_text(p)}", p.fraction))
+        job.progress.connect(lambda p: self.export_status.update_progress(p.fraction, f"Export: {phase_text(p)}"))
         job.succeeded.connect(partial(self._export_done, path))
         job.failed.connect(self._export_failed)
         job.ended.connect(self._export_ended)

@@ -1,5 +1,5 @@
 """Jobs in the status bar: one widget (what runs, a bar, Cancel) for indexing, the map and the
-duplicate scan, and the words for indexing's progress and report."""
+duplicate scan, and the words for indexing's and the scan's progress and indexing's report."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class JobStatus(QWidget):
     """One job's progress in the status bar, with Cancel; hidden while idle.
 
     ``started(text)`` shows it (busy until the first report), ``show_progress(text, done, total)``
-    moves the bar (``total <= 0``: busy), ``ended()`` hides it. Cancel emits ``cancel_clicked``
+    (``total <= 0``: busy) or ``update_progress(fraction, text)`` moves the bar, ``ended()`` hides it. Cancel emits ``cancel_clicked``
     and shows ``stopping_text`` until the job ends (later reports move only the bar)."""
 
     cancel_clicked = Signal()
@@ -90,7 +90,7 @@ class JobStatus(QWidget):
             self.bar.setRange(0, total)
             self.bar.setValue(done)
 
-    def show_fraction(self, text: str, fraction: float) -> None:
+    def update_progress(self, fraction: float, text: str) -> None:
         """Progress as a fraction 0..1 (the bar counts to 1000)."""
         self.show_progress(text, int(round(min(max(fraction, 0.0), 1.0) * 1000)), 1000)
 
@@ -115,3 +115,18 @@ def index_progress(p) -> tuple[str, int, int]:
     if p.phase == "scanning" or p.total <= 0:
         return progress_text(p), 0, 0
     return progress_text(p), p.done, p.total
+
+
+def scan_progress(item) -> tuple[str, int, int]:
+    """The scan's progress for :meth:`JobStatus.show_progress`: text, done, total (0: busy)."""
+    stage, p = item
+    if stage == "describe":
+        text = (f"Preparing duplicate detection {p.done:,}/{p.total:,} · "
+                f"{p.rate:.1f} photos/s · ETA {format_duration(p.eta_seconds)}")
+    elif p.phase == "comparing":
+        text = f"Comparing photos… {100 * p.done / max(p.total, 1):.0f}%"
+    else:
+        text = "Grouping copies…" if p.phase == "grouping" else "Loading…"
+    if p.total > 0 and (stage == "describe" or p.phase == "comparing"):
+        return text, p.done, p.total
+    return text, 0, 0
