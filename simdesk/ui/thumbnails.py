@@ -1,12 +1,13 @@
-"""Thumbnails on demand, for the grids and the map: fetched from the cache and decoded on a worker
+"""Thumbnails on demand, for the grids and the map: fetched from the cache and decoded off the GUI
 thread, kept in a bounded LRU.
 
 A view asks for a thumbnail when it paints it (:meth:`ThumbnailLoader.get`); a miss queues a
-request and the view paints a placeholder. A worker thread takes the newest requests first (what
-is on screen now), reads their JPEGs from SQLite in one query, decodes them (with Pillow, which
-releases the GIL, see :mod:`simdesk.ui.images`) into ``QImage`` scaled down to the size the view
-shows (``display_side``, or a larger ``side`` asked for one thumbnail: the map's hover preview)
-and hands them back; the GUI thread turns them into ``QPixmap`` in small time-limited batches and
+request and the view paints a placeholder. A one-thread :class:`~simdesk.ui.tasks.TaskPool` takes
+the newest requests first (what is on screen now), a batch at a time: it reads their JPEGs from
+SQLite in one query, decodes them (with Pillow, which releases the GIL, see
+:mod:`simdesk.ui.images`) into ``QImage`` scaled down to the size the view shows
+(``display_side``, or a larger ``side`` asked for one thumbnail: the map's hover preview) and
+hands them back; the GUI thread turns them into ``QPixmap`` in small time-limited batches and
 announces the hashes with :attr:`ThumbnailLoader.loaded`. Keeping them at display size makes small
 zoom levels cheap: more of them fit the memory budget, and painting is a plain copy rather than a
 smooth scale. One loaded for a smaller zoom is drawn scaled up while a sharper one is fetched.
@@ -23,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from simdesk.ui.images import decode_thumbnail
+from simdesk.ui.tasks import TaskPool
 
 Fetch = Callable[[list[bytes]], dict[bytes, bytes]]
 Decode = Callable[[bytes, int], "QImage | None"]
@@ -76,7 +78,6 @@ class ThumbnailLoader(QObject):
     ``decode(jpeg, side) -> QImage | None`` run on the worker."""
 
     loaded = Signal(list)  # content hashes now available from get() (or known to be missing)
-    _decoded = Signal(list)  # worker -> GUI: [(hash, QImage | None, stored size?)]
 
     def __init__(
         self,
@@ -90,7 +91,8 @@ class ThumbnailLoader(QObject):
         super().__init__(parent)
         self._fetch = fetch
         self._decode = decode
-        self._on_thread_exit = on_thread_exit
+        # One worker: batches run one after the other, each queueing the next while requests wait.
+        self._pool = TaskPool("thumbnails", 1, on_thread_exit=on_thread_exit, parent=self)
         self.cache = PixmapLRU(budget_bytes)
         self.missing: set[bytes] = set()  # no thumbnail in the cache: the delegate paints a glyph
         self.display_side = 256  # device pixels; read by the worker when it decodes
@@ -98,12 +100,11 @@ class ThumbnailLoader(QObject):
         self._stack: deque[bytes] = deque()  # newest request at the right
         self._queued: set[bytes] = set()
         self._sides: dict[bytes, int] = {}  # queued requests for more than display_side
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._loading = False  # a batch is queued on the pool or running
         self._inbox: deque[tuple[bytes, QImage | None, bool]] = deque()
         self._draining = False
-        self._decoded.connect(self._receive)
 
     # -- GUI thread ------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class ThumbnailLoader(QObject):
         self.display_side = max(16, int(side))
 
     def request(self, content_hash: bytes, side: int | None = None) -> None:
-        with self._cond:
+        with self._lock:
             if self._closed:
                 return
             if content_hash in self._queued:
@@ -148,15 +149,11 @@ class ThumbnailLoader(QObject):
                 dropped = self._stack.popleft()
                 self._queued.discard(dropped)
                 self._sides.pop(dropped, None)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="simdesk-thumbnails",
-                                                daemon=True)
-                self._thread.start()
-            self._cond.notify()
+            self._schedule()
 
     def forget_queue(self) -> None:
         """Drop every queued request (the grid now shows something else)."""
-        with self._cond:
+        with self._lock:
             self._stack.clear()
             self._queued.clear()
             self._sides.clear()
@@ -194,54 +191,50 @@ class ThumbnailLoader(QObject):
         self.missing.clear()
         self._native.clear()
 
+    def _loaded_batch(self, result) -> None:
+        hashes, items = result
+        with self._lock:  # "pending" stays true until the result is here
+            self._queued.difference_update(hashes)
+        if items:
+            self._receive(items)
+
     def shutdown(self, timeout: float = 5.0) -> None:
-        with self._cond:
+        with self._lock:
             self._closed = True
             self._stack.clear()
             self._queued.clear()
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self._pool.shutdown(timeout)
 
-    # -- worker thread -----------------------------------------------------------------------
+    # -- the worker -----------------------------------------------------------------------------
 
-    def _take(self) -> list[tuple[bytes, int]] | None:
-        """The next batch: (hash, the side to decode it at)."""
-        with self._cond:
-            while not self._stack and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return None
+    def _schedule(self) -> None:
+        """Queue a batch on the pool unless one is queued or running (called with the lock held)."""
+        if not self._loading and self._stack and not self._closed:
+            self._loading = True
+            self._pool.run(self._load_batch, on_result=self._loaded_batch)
+
+    def _load_batch(self) -> tuple[list[bytes], list[tuple[bytes, QImage | None, bool]]]:
+        """On the pool's thread: the newest requests (up to BATCH) read in one query and decoded,
+        as [(hash, QImage | None, stored size?)]; the next batch is queued before this returns."""
+        with self._lock:
             batch = []
             while self._stack and len(batch) < BATCH:
                 content_hash = self._stack.pop()
                 batch.append((content_hash, max(self._sides.pop(content_hash, 0), self.display_side)))
-            return batch
-
-    def _work(self) -> None:
+        hashes = [content_hash for content_hash, _ in batch]
+        items: list[tuple[bytes, QImage | None, bool]] = []
         try:
-            while (batch := self._take()) is not None:
-                hashes = [content_hash for content_hash, _ in batch]
-                try:
-                    found = self._fetch(hashes)
-                except Exception:  # database busy or gone: leave them as placeholders for now
-                    found = None
-                items: list[tuple[bytes, QImage | None, bool]] = []
-                if found is not None:
-                    for content_hash, side in batch:
-                        data = found.get(content_hash)
-                        image = self._decode(data, side) if data else None
-                        # At its stored size: nothing sharper to fetch for a bigger zoom.
-                        native = image is not None and max(image.width(), image.height()) < side
-                        items.append((content_hash, image, native))
-                if items:
-                    try:
-                        self._decoded.emit(items)
-                    except RuntimeError:
-                        return
-                with self._cond:  # after the emit: "pending" stays true until the result is queued
-                    self._queued.difference_update(hashes)
-        finally:
-            if self._on_thread_exit is not None:
-                self._on_thread_exit()
+            found = self._fetch(hashes) if hashes else {}
+        except Exception:  # database busy or gone: leave them as placeholders for now
+            found = None
+        if found is not None:
+            for content_hash, side in batch:
+                data = found.get(content_hash)
+                image = self._decode(data, side) if data else None
+                # At its stored size: nothing sharper to fetch for a bigger zoom.
+                native = image is not None and max(image.width(), image.height()) < side
+                items.append((content_hash, image, native))
+        with self._lock:
+            self._loading = False
+            self._schedule()
+        return hashes, items
