@@ -115,7 +115,7 @@ def test_manifest_records_what_feeding_the_model_needs(tiny_model):
 
 
 def test_reinstall_replaces_atomically(models_dir, tiny_model):
-    from conftest import install_tiny_model
+    from helpers import install_tiny_model
 
     again = install_tiny_model(models_dir, seed=5)
     assert again.onnx_sha256 != tiny_model.onnx_sha256

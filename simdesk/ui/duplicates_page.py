@@ -11,23 +11,17 @@ What the user chose survives a regroup: unticked copies (by path) and the copy k
 
 from __future__ import annotations
 
-import os
 import time
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QButtonGroup,
-    QCheckBox,
     QComboBox,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QRadioButton,
     QScrollArea,
     QSizePolicy,
     QSlider,
@@ -40,19 +34,16 @@ from simdesk.core.duplicates import grouping as core_duplicates
 from simdesk.core.duplicates.dismissed import dismissed_pairs
 from simdesk.core.duplicates import trash as core_trash
 from simdesk.ui.controller import AppController, describe_error
+from simdesk.ui.dup_cards import GroupCard
 from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome
 from simdesk.ui.settings import settings_value
-from simdesk.core.units import format_bytes, format_duration
+from simdesk.ui.status import JobStatus, scan_progress
+from simdesk.core.units import format_bytes
 
-THUMB = 150
-CARD_WIDTH = THUMB + 40
-COLUMNS = 5  # copies per row inside a group
 PAGE_GROUPS = 50  # groups built at a time ("Show more" adds the next ones)
 REGROUP_DELAY_MS = 120
 
 # The keep-rule chooser: words for the user, the criteria order for the core.
-GROUP_KINDS = {"identical": "Identical files", "copy": "Copies of one photo",
-               "similar_shot": "Similar shots (different exposures: nothing is ticked)"}
 KEEP_RULES = (
     ("the camera original", ("original", "oldest", "pixels", "size", "shortest_path")),
     ("the largest picture", ("pixels", "size", "oldest", "shortest_path")),
@@ -61,12 +52,6 @@ KEEP_RULES = (
     ("the newest", ("newest", "pixels", "size", "shortest_path")),
     ("the shortest path", ("shortest_path", "pixels", "size", "oldest")),
 )
-
-
-def member_date(member) -> str:
-    if member.capture_time is not None:  # EXIF times are wall-clock times, stored as if UTC
-        return "taken " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(member.capture_time))
-    return "file date " + time.strftime("%Y-%m-%d %H:%M", time.localtime(member.mtime_ns / 1e9))
 
 
 def confirm_move(parent: QWidget, plan, groups: int) -> bool:
@@ -99,196 +84,6 @@ def report_text(report) -> str:
     return "\n".join(lines)
 
 
-class DupStatus(QWidget):
-    """The scan's progress in the status bar: what it does, a bar, Cancel. Hidden while idle."""
-
-    cancel_clicked = Signal()
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(160)
-        self.bar.setTextVisible(False)
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop the duplicate scan (descriptors computed so far are kept)")
-        self.cancel_button.clicked.connect(self._cancel)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.setVisible(False)
-
-    def started(self) -> None:
-        self.label.setText("Looking for duplicates…")
-        self.bar.setRange(0, 0)
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.setText("Cancel")
-        self.setVisible(True)
-
-    def update_progress(self, item) -> None:
-        stage, p = item
-        if stage == "describe":
-            self.label.setText(f"Preparing duplicate detection {p.done:,}/{p.total:,} · "
-                               f"{p.rate:.1f} photos/s · ETA {format_duration(p.eta_seconds)}")
-        elif p.phase in ("comparing", "verifying", "verifying groups"):
-            what = "Comparing photos" if p.phase == "comparing" else "Checking candidate copies"
-            self.label.setText(f"{what}… {100 * p.done / max(p.total, 1):.0f}%")
-        else:
-            self.label.setText("Grouping copies…" if p.phase == "grouping" else "Loading…")
-        if p.total and (stage == "describe" or p.phase in ("comparing", "verifying", "verifying groups")):
-            self.bar.setRange(0, p.total)
-            self.bar.setValue(p.done)
-        else:
-            self.bar.setRange(0, 0)
-
-    def ended(self) -> None:
-        self.setVisible(False)
-
-    def _cancel(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setText("Stopping…")
-        self.cancel_clicked.emit()
-
-
-class MemberCard(QFrame):
-    """One copy: thumbnail, name, resolution, file size, date, folder, similarity; keep and tick."""
-
-    def __init__(self, member, group, ticked: bool, parent=None):
-        super().__init__(parent)
-        self.member = member
-        kept = member.path == group.keep
-        self.setObjectName("memberCard")
-        border = "2px solid #2e8b57" if kept else "1px solid palette(mid)"
-        self.setStyleSheet(f"QFrame#memberCard {{ border: {border}; border-radius: 4px; }}")
-        self.setFixedWidth(CARD_WIDTH)
-        text_width = CARD_WIDTH - 16
-        self.thumb = QLabel(self)
-        self.thumb.setFixedSize(THUMB, THUMB)
-        self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.thumb.setToolTip(member.path)
-        metrics = self.fontMetrics()
-        dims = f"{member.width}×{member.height}" if member.pixels else "size unknown"
-        lines = [
-            metrics.elidedText(os.path.basename(member.path), Qt.TextElideMode.ElideMiddle, text_width),
-            f"{dims} · {format_bytes(member.size)}",
-            metrics.elidedText(member_date(member), Qt.TextElideMode.ElideRight, text_width),
-            metrics.elidedText(member.folder, Qt.TextElideMode.ElideLeft, text_width),
-        ]
-        self.info = QLabel("\n".join(lines), self)
-        self.info.setTextFormat(Qt.TextFormat.PlainText)
-        self.info.setToolTip(member.path)
-        self.badge = QLabel(self)
-        self.badge.setTextFormat(Qt.TextFormat.PlainText)
-        if kept:
-            self.badge.setText("KEEP")
-            self.badge.setToolTip(group.reason)
-            self.badge.setStyleSheet("color: #1f6f43; font-weight: bold;")
-        elif member.reference:
-            self.badge.setText("Reference folder")
-            self.badge.setToolTip("In a reference folder: never moved")
-            self.badge.setStyleSheet("color: #555;")
-        elif member.content_hash == group.kept.content_hash:
-            self.badge.setText("Identical bytes")
-        else:
-            self.badge.setText(f"Similarity {member.similarity:.2f}")
-            self.badge.setToolTip("Similarity to the kept copy (1.00: the same picture)")
-        self.keep_radio = QRadioButton("Keep", self)
-        self.keep_radio.setChecked(kept)
-        self.keep_radio.setToolTip("Keep this copy of the photo")
-        self.tick = QCheckBox("Trash", self)
-        self.tick.setChecked(ticked and not kept and not member.reference)
-        self.tick.setEnabled(not kept and not member.reference)
-        self.tick.setToolTip("In a reference folder: never moved" if member.reference else
-                             "The copy kept in this group is never moved" if kept else
-                             "Move this copy to the Trash")
-        choices = QHBoxLayout()
-        choices.setContentsMargins(0, 0, 0, 0)
-        choices.addWidget(self.keep_radio)
-        choices.addStretch(1)
-        choices.addWidget(self.tick)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.setSpacing(3)
-        layout.addWidget(self.thumb, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.info)
-        layout.addWidget(self.badge)
-        layout.addLayout(choices)
-
-    def set_pixmap(self, pixmap: QPixmap | None, missing: bool) -> None:
-        if pixmap is None:
-            self.thumb.setText("no preview" if missing else "…")
-            return
-        self.thumb.setPixmap(pixmap.scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
-
-
-class GroupCard(QFrame):
-    """A group: a header with its kind, size and "Not duplicates", then its copies side by side."""
-
-    keep_chosen = Signal(object, str)  # (group, path)
-    tick_changed = Signal(str, bool)  # (path, ticked)
-    dismiss_requested = Signal(object)  # group
-
-    def __init__(self, number: int, group, members, ticked: set[str], parent=None):
-        super().__init__(parent)
-        self.group = group
-        self.setObjectName("groupCard")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setStyleSheet("QFrame#groupCard { background: palette(base); border: 1px solid palette(mid); "
-                           "border-radius: 6px; }")
-        kind = GROUP_KINDS[group.kind]
-        extras = [m for m in members if m in group.extras]
-        reclaim = sum(m.size for m in extras)
-        title = QLabel(self)
-        title.setTextFormat(Qt.TextFormat.PlainText)
-        lowest = "" if group.kind == "identical" else f" · lowest similarity {group.similarity:.2f}"
-        title.setText(f"Group {number} · {kind} · {len(members)} copies{lowest} · "
-                      f"{format_bytes(reclaim)} to free")
-        font = title.font()
-        font.setBold(True)
-        title.setFont(font)
-        self.dismiss_button = QPushButton("Not duplicates", self)
-        self.dismiss_button.setToolTip("These photos are different: never group them again")
-        self.dismiss_button.clicked.connect(lambda: self.dismiss_requested.emit(self.group))
-        kept = group.kept
-        self.reason = QLabel(self)
-        self.reason.setTextFormat(Qt.TextFormat.PlainText)
-        self.reason.setWordWrap(True)
-        self.reason.setText(f"Keeping {os.path.basename(kept.path)}: {group.reason}")
-        titles = QVBoxLayout()
-        titles.setSpacing(2)
-        titles.addWidget(title)
-        titles.addWidget(self.reason)
-        header = QHBoxLayout()
-        header.addLayout(titles, 1)
-        header.addWidget(self.dismiss_button, 0, Qt.AlignmentFlag.AlignTop)
-
-        self.cards: list[MemberCard] = []
-        self.keep_buttons = QButtonGroup(self)
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(8)
-        grid.setVerticalSpacing(8)
-        for k, member in enumerate(members):
-            card = MemberCard(member, group, member.path in ticked, self)
-            self.keep_buttons.addButton(card.keep_radio)
-            card.keep_radio.toggled.connect(
-                lambda on, p=member.path: on and p != self.group.keep and self.keep_chosen.emit(self.group, p))
-            card.tick.toggled.connect(lambda on, p=member.path: self.tick_changed.emit(p, on))
-            grid.addWidget(card, k // COLUMNS, k % COLUMNS, Qt.AlignmentFlag.AlignTop)
-            self.cards.append(card)
-        grid.setColumnStretch(COLUMNS, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(10, 8, 10, 10)
-        layout.addLayout(header)
-        layout.addLayout(grid)
-
-    def card(self, path: str) -> MemberCard | None:
-        return next((c for c in self.cards if c.member.path == path), None)
-
-
 class DuplicatesPage(QWidget):
     """Find Duplicates: ``open()`` scans (once; "Scan again" rescans). Esc or Back: ``closed``."""
 
@@ -317,7 +112,8 @@ class DuplicatesPage(QWidget):
         self._undo_batch = None
         self.support = core_trash.platform_support()
 
-        self.status_widget = DupStatus(self)
+        self.status_widget = JobStatus("Stop the duplicate scan (descriptors computed so far are kept)",
+                                       self, bar_width=160)
         self.status_widget.cancel_clicked.connect(self.cancel_scan)
 
         self.undo_action = QAction("&Undo Move to Trash", self)
@@ -483,13 +279,13 @@ class DuplicatesPage(QWidget):
             return
         self.error = None
         job = DuplicateScanJob(self.library, workers=self.controller.index_workers, parent=self)
-        job.progress.connect(self.status_widget.update_progress)
+        job.progress.connect(lambda item: self.status_widget.show_progress(*scan_progress(item)))
         job.succeeded.connect(self._scanned)
         job.failed.connect(self._scan_failed)
         job.ended.connect(self._scan_ended)
         self.job = job
         self.rescan_button.setEnabled(False)
-        self.status_widget.started()
+        self.status_widget.started("Looking for duplicates…")
         self.controller.start_job(job)  # the controller stops it when the app closes
         self._render()
 
@@ -709,10 +505,7 @@ class DuplicatesPage(QWidget):
         card.keep_chosen.connect(self.choose_keep)
         card.tick_changed.connect(self.set_ticked)
         card.dismiss_requested.connect(self.dismiss)
-        thumbs = self.controller.thumbnails
-        for member_card in card.cards:
-            member = member_card.member
-            member_card.set_pixmap(thumbs.get(member.content_hash), member.content_hash in thumbs.missing)
+        card.show_thumbnails(self.controller.thumbnails)
         return card
 
     def _replace_card(self, k: int, group) -> None:
@@ -784,20 +577,13 @@ class DuplicatesPage(QWidget):
         if not self.cards or not self.isVisible():
             return
         wanted = set(hashes)
-        thumbs = self.controller.thumbnails
         for card in self.cards:
-            for member_card in card.cards:
-                chash = member_card.member.content_hash
-                if chash in wanted:
-                    member_card.set_pixmap(thumbs.cache.get(chash), chash in thumbs.missing)
+            card.show_thumbnails(self.controller.thumbnails, only=wanted)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        thumbs = self.controller.thumbnails
         for card in self.cards:  # thumbnails that arrived while the page was hidden
-            for member_card in card.cards:
-                chash = member_card.member.content_hash
-                member_card.set_pixmap(thumbs.get(chash), chash in thumbs.missing)
+            card.show_thumbnails(self.controller.thumbnails)
 
     def _status_message(self, text: str) -> None:
         window = self.window()

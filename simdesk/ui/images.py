@@ -45,3 +45,20 @@ def load_image(path: str, max_side: int) -> QImage | None:
 def decode_thumbnail(data: bytes, max_side: int) -> QImage | None:
     """A cached JPEG thumbnail (already upright) scaled to fit ``max_side``."""
     return decode(data, max_side, upright=False)
+
+
+def decode_square_thumbnail(data: bytes, side: int) -> QImage | None:
+    """A cached JPEG thumbnail cropped to its centre square and at most ``side`` pixels (the map
+    draws photos as squares)."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.draft("RGB", (side, side))
+            img = img.convert("RGB")
+            w, h = img.size
+            s = min(w, h)
+            img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+            if s > side:
+                img = img.resize((side, side), Image.Resampling.LANCZOS)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, MemoryError):
+        return None
+    return pil_to_qimage(img)

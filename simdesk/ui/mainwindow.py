@@ -34,7 +34,7 @@ from simdesk.ui.preview import PreviewDialog
 from simdesk.ui.problems import ProblemsDialog
 from simdesk.ui.settings import PersistentGeometry, settings_value
 from simdesk.ui.similar import SimilarView
-from simdesk.ui.status import IndexStatus, report_summary
+from simdesk.ui.status import index_progress, index_status, report_summary
 from simdesk.ui.welcome import WelcomePage, local_folders
 
 
@@ -125,7 +125,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
             grid.menu_requested.connect(self.photo_menu)
             grid.zoom_requested.connect(self.zoom)
 
-        self.index_status = IndexStatus(self)
+        self.index_status = index_status(self)
         self.index_status.cancel_clicked.connect(controller.cancel_index)
         self.statusBar().addPermanentWidget(self.index_status)
         self.statusBar().addPermanentWidget(self.map_page.layout_status)
@@ -150,8 +150,8 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.map_page.status_message.connect(
             lambda text: self.statusBar().showMessage(text, 10000) if text else self.statusBar().clearMessage())
         controller.notice.connect(self.notify)
-        controller.index_started.connect(self.index_status.started)
-        controller.index_progress.connect(self.index_status.update_progress)
+        controller.index_started.connect(lambda: self.index_status.started("Scanning…"))
+        controller.index_progress.connect(lambda p: self.index_status.show_progress(*index_progress(p)))
         controller.index_finished.connect(self._index_finished)
         controller.index_failed.connect(self._index_failed)
 

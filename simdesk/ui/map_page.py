@@ -11,35 +11,22 @@ grids use), through ``menu_requested``; the main window carries the actions out.
 from __future__ import annotations
 
 import dataclasses
-import html
 import os
 from functools import partial
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeyEvent
-from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMenu,
-    QProgressBar,
-    QStackedLayout,
-    QStackedWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QFileDialog, QLabel, QStackedLayout, QStackedWidget, QVBoxLayout, QWidget
 
 from simdesk.core.progress import Cancelled
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.jobs import ExportMapJob, MapData, MapLayoutJob
+from simdesk.ui.map_toolbar import COLOURINGS, MODE_LABELS, MapToolbar
 from simdesk.ui.map_view import MapView
 from simdesk.ui.settings import settings_value
+from simdesk.ui.status import JobStatus
 
-MODE_LABELS = (("tsne", "Free map"), ("grid", "Tidy grid"))
-COLOURINGS = (("", "Photo colours"), ("folder", "Folder"), ("date", "Date"))
 PHASES = {
     "loading": "reading the photos",
     "reducing": "reducing dimensions",
@@ -63,52 +50,6 @@ def phase_text(p) -> str:
 def export_size(count: int) -> int:
     """The longer side of an exported whole map: room for readable thumbnails, bounded memory."""
     return int(np.clip(np.sqrt(max(count, 1)) * 48, 1600, 6000))
-
-
-class JobStatus(QWidget):
-    """One job's progress in the status bar, with Cancel; hidden while idle."""
-
-    cancel_clicked = Signal()
-
-    def __init__(self, cancel_tip: str, parent=None):
-        super().__init__(parent)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel(self)
-        self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(140)
-        self.bar.setTextVisible(False)
-        self.cancel_button = QToolButton(self)
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip(cancel_tip)
-        self.cancel_button.clicked.connect(self._cancel)
-        layout.addWidget(self.label)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.cancel_button)
-        self.setVisible(False)
-
-    def started(self, text: str) -> None:
-        self.label.setText(text)
-        self.bar.setRange(0, 0)  # busy until the first report
-        self.cancel_button.setEnabled(True)
-        self.cancel_button.setText("Cancel")
-        self.setVisible(True)
-
-    def update_progress(self, fraction: float, text: str) -> None:
-        if not self.cancel_button.isEnabled():
-            return  # "Stopping…" stays until the job ends
-        self.label.setText(text)
-        self.bar.setRange(0, 1000)
-        self.bar.setValue(int(round(min(max(fraction, 0.0), 1.0) * 1000)))
-
-    def ended(self) -> None:
-        self.setVisible(False)
-
-    def _cancel(self) -> None:
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setText("Stopping…")
-        self.label.setText("Stopping…")
-        self.cancel_clicked.emit()
 
 
 class MapCanvas(MapView):
@@ -185,82 +126,16 @@ class MapPage(QWidget):
         colour = colour if colour in dict(COLOURINGS) else ""
 
         # -- the toolbar
-        self.back_button = QToolButton(self)
-        self.back_button.setText("← Back")
-        self.back_button.setToolTip("Back to where the map was opened from (Esc)")
-        self.back_button.clicked.connect(self.close_page)
-        self.title = QLabel(self)
-        font = self.title.font()
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.2)
-        self.title.setFont(font)
-
-        self.mode_actions: dict[str, QAction] = {}
-        mode_group = QActionGroup(self)
-        mode_buttons = []
-        tips = {"tsne": "Similar photos near each other (t-SNE)",
-                "grid": "The same map as a tidy grid, no overlaps"}
-        for key, label in MODE_LABELS:
-            action = QAction(label, self, checkable=True)
-            action.setToolTip(tips[key])
-            action.setChecked(key == self.mode)
+        bar = self.toolbar = MapToolbar(self.mode, colour, self)
+        bar.back_button.clicked.connect(self.close_page)
+        for key, action in bar.mode_actions.items():
             action.triggered.connect(partial(self.set_mode, key))
-            mode_group.addAction(action)
-            self.mode_actions[key] = action
-            button = QToolButton(self)
-            button.setDefaultAction(action)
-            mode_buttons.append(button)
-
-        self.colour_combo = QComboBox(self)
-        for key, label in COLOURINGS:
-            self.colour_combo.addItem(label, key)
-        self.colour_combo.setCurrentIndex([k for k, _ in COLOURINGS].index(colour))
-        self.colour_combo.setToolTip("Frame each photo in the colour of its folder or its date")
-        self.colour_combo.currentIndexChanged.connect(
-            lambda _: self.set_colour_by(self.colour_combo.currentData() or None))
-
-        self.fit_action = QAction("Fit all", self)
-        self.fit_action.setToolTip("Show the whole map (0 or Home)")
-        self.fit_action.triggered.connect(lambda: self.canvas.fit_all())
-        self.recompute_action = QAction("Recompute layout", self)
-        self.recompute_action.setToolTip("Lay the map out afresh (it is kept in the library)")
-        self.recompute_action.triggered.connect(self.recompute)
-        self.export_view_action = QAction("Export view as PNG…", self)
-        self.export_view_action.triggered.connect(self.export_view)
-        self.export_map_action = QAction("Export whole map as PNG…", self)
-        self.export_map_action.triggered.connect(self.export_map)
-        fit_button = QToolButton(self)
-        fit_button.setDefaultAction(self.fit_action)
-        recompute_button = QToolButton(self)
-        recompute_button.setDefaultAction(self.recompute_action)
-        self.export_menu = QMenu(self)
-        self.export_menu.addAction(self.export_view_action)
-        self.export_menu.addAction(self.export_map_action)
-        self.export_button = QToolButton(self)
-        self.export_button.setText("Export")
-        self.export_button.setMenu(self.export_menu)
-        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-
-        header = QHBoxLayout()
-        header.addWidget(self.back_button)
-        header.addWidget(self.title, 1)
-        for button in mode_buttons:
-            header.addWidget(button)
-        header.addSpacing(8)
-        header.addWidget(QLabel("Colour by", self))
-        header.addWidget(self.colour_combo)
-        header.addSpacing(8)
-        header.addWidget(fit_button)
-        header.addWidget(recompute_button)
-        header.addWidget(self.export_button)
-
-        self.info = QLabel(self)
-        self.info.setEnabled(False)
-        self.legend = QLabel(self)
-        self.legend.setTextFormat(Qt.TextFormat.RichText)
-        details = QHBoxLayout()
-        details.addWidget(self.info, 1)
-        details.addWidget(self.legend)
+        bar.colour_combo.currentIndexChanged.connect(
+            lambda _: self.set_colour_by(bar.colour_combo.currentData() or None))
+        bar.fit_action.triggered.connect(lambda: self.canvas.fit_all())
+        bar.recompute_action.triggered.connect(self.recompute)
+        bar.export_view_action.triggered.connect(self.export_view)
+        bar.export_map_action.triggered.connect(self.export_map)
 
         # -- the canvas, or a line saying why there is none yet
         self.canvas = MapCanvas(controller.library, self, mode=self.mode)
@@ -280,8 +155,7 @@ class MapPage(QWidget):
         self.stack.setCurrentWidget(self.placeholder)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(header)
-        layout.addLayout(details)
+        layout.addWidget(bar)
         layout.addWidget(self.stack, 1)
 
         # -- progress in the status bar (the main window adds these widgets there)
@@ -430,7 +304,7 @@ class MapPage(QWidget):
             return
         if np.array_equal(self.data.layout.photo_ids, data.layout.photo_ids):
             self.data.colours = data.colours
-            if self.canvas.layout() is self.data.layout:
+            if self.canvas.map_layout() is self.data.layout:
                 self.canvas.set_colours(data.colours)
 
     def _failed(self, job: MapLayoutJob, exc: BaseException) -> None:
@@ -504,11 +378,11 @@ class MapPage(QWidget):
         if mode not in dict(MODE_LABELS):
             raise ValueError(f"unknown map mode {mode!r}")
         self.mode = mode
-        self.mode_actions[mode].setChecked(True)
+        self.toolbar.mode_actions[mode].setChecked(True)
         self.controller.settings.setValue("map/mode", mode)
         if self.job is not None:
             self.job.grid = mode == "grid"  # read by the job once the layout is known
-        layout = self.canvas.layout()
+        layout = self.canvas.map_layout()
         if mode == "grid" and layout is not None and len(layout) and not (
                 self.data is not None and self.data.layout is layout and self.data.gridded):
             self._compute_grid(layout)
@@ -517,7 +391,7 @@ class MapPage(QWidget):
 
     def _switch_canvas(self, mode: str) -> None:
         """The canvas keeps the photo in the middle; a view of the whole map stays whole."""
-        whole = self.canvas.layout() is not None and self._whole_map_in_view()
+        whole = self.canvas.map_layout() is not None and self._whole_map_in_view()
         self.canvas.set_mode(mode)
         if whole:
             self.canvas.fit_all(animate=False)
@@ -531,22 +405,22 @@ class MapPage(QWidget):
             return
         self.data.gridded = True
         self.status_message.emit("")
-        if self.mode == "grid" and self.canvas.layout() is layout:
+        if self.mode == "grid" and self.canvas.map_layout() is layout:
             self._switch_canvas("grid")
 
     def set_colour_by(self, what: str | None) -> None:
         """None (each photo's own colours), "folder" or "date"."""
         self.canvas.set_colour_by(what)
         index = [k for k, _ in COLOURINGS].index(what or "")
-        if self.colour_combo.currentIndex() != index:
-            self.colour_combo.setCurrentIndex(index)
+        if self.toolbar.colour_combo.currentIndex() != index:
+            self.toolbar.colour_combo.setCurrentIndex(index)
         self.controller.settings.setValue("map/colour_by", what or "")
         self._update_legend()
 
     # -- header --------------------------------------------------------------------------------
 
     def _update_header(self) -> None:
-        self.title.setText(self.title_text)
+        self.toolbar.title.setText(self.title_text)
         self._update_info()
         self._update_legend()
         self._update_actions()
@@ -554,7 +428,7 @@ class MapPage(QWidget):
     def _update_info(self) -> None:
         data = self.data
         if data is None or data.scope != self.scope:
-            self.info.setText("Laying out…" if self.job is not None else "")
+            self.toolbar.info.setText("Laying out…" if self.job is not None else "")
             return
         layout = data.layout
         n = len(layout)
@@ -570,34 +444,23 @@ class MapPage(QWidget):
             parts.append(", ".join(changes) or "layout updated")
         elif n:
             parts.append(f"laid out in {data.seconds:.1f} s")
-        selected = len(self.canvas.selected_ids()) if self.canvas.layout() is layout else 0
+        selected = len(self.canvas.selected_ids()) if self.canvas.map_layout() is layout else 0
         if selected:
             parts.append(f"{selected:,} selected")
         if self.job is not None:
             parts.append("updating…")
-        self.info.setText(" · ".join(parts))
+        self.toolbar.info.setText(" · ".join(parts))
 
     def _update_legend(self) -> None:
-        entries = self.canvas.legend() if self.canvas.layout() is not None else []
-        what = self.canvas.colour_by
-        if not entries:
-            self.legend.setText("")
-            return
-        if what == "date":
-            entries = [(entries[0][0], f"oldest {entries[0][1]}"), (entries[-1][0], f"newest {entries[-1][1]}")]
-        shown = entries[:6]
-        items = [f'<span style="color: rgb({c[0]},{c[1]},{c[2]})">■</span>&nbsp;'
-                 f'{html.escape(os.path.basename(label.rstrip(os.sep)) or label)}' for c, label in shown]
-        if len(entries) > len(shown):
-            items.append(f"… {len(entries) - len(shown)} more")
-        self.legend.setText("&nbsp;&nbsp; ".join(items))
+        entries = self.canvas.legend() if self.canvas.map_layout() is not None else []
+        self.toolbar.show_legend(entries, self.canvas.colour_by)
 
     def _update_actions(self) -> None:
-        shown = self.stack.currentWidget() is self.canvas and self.canvas.layout() is not None
-        self.fit_action.setEnabled(shown)
-        self.export_view_action.setEnabled(shown)
-        self.export_map_action.setEnabled(shown and self.export_job is None)
-        self.recompute_action.setEnabled(self.scope is not None)
+        shown = self.stack.currentWidget() is self.canvas and self.canvas.map_layout() is not None
+        self.toolbar.fit_action.setEnabled(shown)
+        self.toolbar.export_view_action.setEnabled(shown)
+        self.toolbar.export_map_action.setEnabled(shown and self.export_job is None)
+        self.toolbar.recompute_action.setEnabled(self.scope is not None)
 
     # -- photos --------------------------------------------------------------------------------
 
@@ -627,7 +490,7 @@ class MapPage(QWidget):
 
     def export_view(self) -> None:
         """Save what the canvas shows now as a PNG (at the screen's pixel density)."""
-        if not self.export_view_action.isEnabled():
+        if not self.toolbar.export_view_action.isEnabled():
             return
         path = self._ask_png("Export the view as PNG", "simdesk-map-view.png")
         if path is None:
@@ -644,7 +507,7 @@ class MapPage(QWidget):
         """Draw the whole map (not just the view) into a PNG, on a worker, in the shown mode and
         colouring."""
         data = self.data
-        if not self.export_map_action.isEnabled() or data is None or not len(data.layout):
+        if not self.toolbar.export_map_action.isEnabled() or data is None or not len(data.layout):
             return
         path = self._ask_png("Export the whole map as PNG", "simdesk-map.png")
         if path is None:

@@ -7,11 +7,14 @@ at most ``MAX_PIXMAPS`` pixmaps. Levels of detail, by the on-screen size of a ph
 - dots: far out (or with too many photos in view) each photo is a dot or small square in its
   average colour (or its folder/date colour), rasterised with NumPy into one image per frame;
 - thumbnails: closer in, each visible photo is a pixmap at the smallest of 32, 128 or 256 pixels
-  that covers it, loaded off the GUI thread from the library's thumbnail cache, so they sharpen
-  as they grow; until a pixmap arrives the photo shows as a square of its colour.
+  that covers it, loaded off the GUI thread from the library's thumbnail cache by a
+  :class:`~simdesk.ui.thumbnails.ThumbnailLoader` (the grids' loader), so they sharpen as they
+  grow; until a pixmap arrives the photo shows as a square of its colour.
 
-The layout is computed by :meth:`simdesk.core.library.Library.map_layout` on a worker thread
-(``load``), with progress and cancel; ``set_layout`` shows an already computed one.
+Where the photos are, the zoom, pan, selection and hit testing live in
+:class:`~simdesk.ui.map_state.MapState` (no Qt); this module paints it and handles input. The
+view shows a layout computed elsewhere (``set_layout``; the app computes it with
+:class:`simdesk.ui.jobs.MapLayoutJob`), and its colours once they are read (``set_colours``).
 
 Mouse and keys: wheel or pinch zooms around the pointer, ``+``/``-`` zoom, ``0``/Home fits all,
 dragging or the arrow keys pan, a click selects (Ctrl toggles, Shift adds), Shift- or Ctrl-drag
@@ -22,22 +25,19 @@ show in folder and move to Trash as signals for the app to carry out.
 
 from __future__ import annotations
 
-import io
 import os
-import queue
-import threading
 import time
-from collections import OrderedDict
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QMenu, QWidget
 
-from simdesk.core.map.cache import MODES, MapLayout, MapPhotos
-from simdesk.core.map.render import date_colours, folder_palette
-from simdesk.ui.images import pil_to_qimage
+from simdesk.core.map.cache import MapLayout, MapPhotos
+from simdesk.ui.images import decode_square_thumbnail
+from simdesk.ui.map_state import MapState
+from simdesk.ui.thumbnails import ThumbnailLoader
 
 BACKGROUND = QColor(22, 22, 26)
 SELECTED = QColor(255, 200, 40)
@@ -45,95 +45,12 @@ LEVELS = (32, 128, 256)  # thumbnail pixmap sizes; 256 is the size the library s
 DOT_MAX_PX = 12  # photos smaller than this on screen are drawn as dots
 MAX_PIXMAPS = 2000  # more photos in view than this: dots, to keep frames fast
 PIXMAP_CACHE_BYTES = 192 * 1024 * 1024
-MIN_ITEM_PX = 0.5  # zoom limits: a photo between half a pixel ...
-MAX_ITEM_PX = 1200  # ... and this big
-
-
-class _ThumbLoader:
-    """One background thread decoding thumbnails, newest requests first."""
-
-    def __init__(self, fetch: Callable[[bytes], bytes | None], deliver: Callable, close: Callable | None):
-        self._fetch, self._deliver, self._close = fetch, deliver, close
-        self._queue: queue.LifoQueue = queue.LifoQueue()
-        self._pending: set = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="map-thumbnails", daemon=True)
-        self._thread.start()
-
-    def request(self, key: tuple[int, int, int], chash: bytes) -> None:
-        with self._lock:
-            if key in self._pending:
-                return
-            self._pending.add(key)
-        self._queue.put((key, chash))
-
-    def forget_pending(self) -> None:
-        """Drop requests not started yet (the view moved on); they are asked again if needed."""
-        with self._lock:
-            self._pending.clear()
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._queue.put(None)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                item = self._queue.get()
-                if item is None or self._stop.is_set():
-                    break
-                key, chash = item
-                image = None
-                try:
-                    data = self._fetch(chash)
-                    if data:
-                        image = _decode(data, key[2])
-                except Exception:  # a damaged thumbnail stays a coloured square
-                    image = None
-                with self._lock:
-                    self._pending.discard(key)
-                if image is not None and not self._stop.is_set():
-                    self._deliver(key, image)
-        finally:
-            if self._close is not None:
-                self._close()
-
-
-def _decode(jpeg: bytes, side: int) -> QImage | None:
-    """The thumbnail JPEG square-cropped and at most ``side`` pixels. Runs on the loader thread.
-
-    Decoded with Pillow, not ``QImage.fromData``: Qt's decoder holds the GIL while its image
-    plugins take Qt-internal locks, and deadlocked against the GUI thread destroying a widget
-    (which takes the same lock, then wants the GIL). Pillow releases the GIL and touches no Qt.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(jpeg)) as img:
-            img.draft("RGB", (side, side))
-            img = img.convert("RGB")
-            w, h = img.size
-            s = min(w, h)
-            img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-            if s > side:
-                img = img.resize((side, side), Image.Resampling.LANCZOS)
-    except (OSError, ValueError, SyntaxError):
-        return None
-    return pil_to_qimage(img)
 
 
 class MapView(QWidget):
-    """The zoomable cluster map of a :class:`~simdesk.core.library.Library`."""
+    """The zoomable cluster map of a :class:`~simdesk.core.library.Library`. ``state`` is what
+    it shows (:class:`~simdesk.ui.map_state.MapState`)."""
 
-    layoutReady = Signal(object)  # MapLayout
-    layoutFailed = Signal(str)  # why ("cancelled" when cancelled)
-    progressChanged = Signal(float, str)  # fraction 0..1, phase
     selectionChanged = Signal(list)  # photo ids
     photoActivated = Signal(int)  # photo id (double click, Enter)
     similarRequested = Signal(int)  # photo id
@@ -141,52 +58,24 @@ class MapView(QWidget):
     showInFolderRequested = Signal(str)  # path
     trashRequested = Signal(list)  # photo ids
 
-    _workerProgress = Signal(int, object)
-    _workerDone = Signal(int, object, str)
-    _coloursDone = Signal(int, object)
-    _thumbLoaded = Signal(int, int, int, QImage)  # generation, row, level, image
-
     def __init__(self, library=None, parent=None, *, mode: str = "tsne",
                  thumbnail_source: Callable[[bytes], bytes | None] | None = None):
         super().__init__(parent)
         self.library = library
         self._thumbnail_source = thumbnail_source
-        self._mode = mode
-        self._colour_by: str | None = None
-        self._layout: MapLayout | None = None
-        self._photos: MapPhotos | None = None
-        self._pos = np.zeros((0, 2))
-        self._extent = (1.0, 1.0)
-        self._cell = 1.0
-        self._colours = np.zeros((0, 3), dtype=np.uint8)
-        self._avg_colours: np.ndarray | None = None
-        self._colours32 = np.zeros(0, dtype=np.uint32)
-        self._scale = 1.0
-        self._offset = np.zeros(2)
-        self._fitted = False
-        self._selected: set[int] = set()  # rows
+        self.state = MapState(mode, viewport=lambda: (self.width(), self.height()))
         self._hover: int | None = None
         self._press: QPointF | None = None
         self._press_offset = np.zeros(2)
         self._band: QRectF | None = None
         self._dragging = False
-        self._pixmaps: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
-        self._pixmap_bytes = 0
-        self._loader: _ThumbLoader | None = None
-        self._token = 0
-        self._generation = 0  # of the shown layout: thumbnails of an older one are ignored
-        self._tags = None
-        self._cancel: threading.Event | None = None
+        self._thumbs: ThumbnailLoader | None = None
         self._status = ""
         self.last_frame = {"ms": 0.0, "level": "none", "visible": 0}
         self._anim: tuple | None = None
         self._anim_timer = QTimer(self)
         self._anim_timer.setInterval(15)
         self._anim_timer.timeout.connect(self._animate)
-        self._workerProgress.connect(self._on_progress)
-        self._workerDone.connect(self._on_done)
-        self._coloursDone.connect(self._on_colours)
-        self._thumbLoaded.connect(self._on_thumb)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
@@ -197,346 +86,149 @@ class MapView(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(900, 700)
 
-    # -- computing and showing a layout -------------------------------------------------------
-
-    def load(self, scope=None, *, recompute: bool = False, params=None) -> None:
-        """Compute (or read from the cache) the layout of ``scope`` on a worker thread; emits
-        ``progressChanged`` while it works and ``layoutReady`` or ``layoutFailed`` at the end."""
-        if self.library is None:
-            raise RuntimeError("MapView.load needs a Library")
-        self.cancel()
-        self._token += 1
-        token, cancel = self._token, threading.Event()
-        self._cancel = cancel
-        self._status = "Laying out the map…"
-        self.update()
-        library = self.library
-
-        def work() -> None:
-            from simdesk.core.progress import Cancelled
-
-            try:
-                layout = library.map_layout(
-                    scope, params=params, recompute=recompute, cancel=cancel,
-                    progress=lambda p: self._workerProgress.emit(token, p))
-                photos = library.map_photos(layout.photo_ids)
-                self._workerDone.emit(token, (layout, photos), "")
-                colours = library.map_colours(layout.photo_ids, cancel=cancel)
-                self._coloursDone.emit(token, colours)
-            except Cancelled:
-                self._workerDone.emit(token, None, "cancelled")
-            except Exception as exc:  # shown to the user; the app stays up
-                self._workerDone.emit(token, None, str(exc) or type(exc).__name__)
-            finally:
-                library.close()  # this thread's database connection
-
-        threading.Thread(target=work, name="map-layout", daemon=True).start()
-
-    def cancel(self) -> None:
-        """Stop a layout in progress (``layoutFailed("cancelled")`` follows)."""
-        if self._cancel is not None:
-            self._cancel.set()
-            self._cancel = None
-
-    def is_busy(self) -> bool:
-        return self._cancel is not None
-
-    def _on_progress(self, token: int, p) -> None:
-        if token != self._token:
-            return
-        self._status = f"Laying out the map… {p.phase} {p.fraction:.0%}"
-        self.progressChanged.emit(float(p.fraction), p.phase)
-        if self._layout is None:
-            self.update()
-
-    def _on_done(self, token: int, result, error: str) -> None:
-        if token != self._token:
-            return
-        if result is None:
-            self._cancel = None
-            self._status = "Map cancelled." if error == "cancelled" else f"No map: {error}"
-            self.update()
-            self.layoutFailed.emit(error)
-            return
-        layout, photos = result
-        self.set_layout(layout, photos)
-        self.layoutReady.emit(layout)
-
-    def _on_colours(self, token: int, colours) -> None:
-        if token != self._token:
-            return
-        self._cancel = None
-        self.set_colours(colours)
+    # -- showing a layout ----------------------------------------------------------------------
 
     def set_colours(self, colours: np.ndarray) -> None:
         """The shown layout's average colours ((N, 3) uint8, rows as its photo ids), once known."""
-        self._avg_colours = np.asarray(colours, dtype=np.uint8)
-        self._update_colours()
+        self.state.set_avg_colours(colours)
         self.update()
 
     def set_layout(self, layout: MapLayout, photos: MapPhotos | None = None,
                    colours: np.ndarray | None = None) -> None:
         """Show this layout. ``photos`` (paths, folders...) is read from the library if not
         given; ``colours`` (N,3) uint8 average colours, grey until known."""
-        self._layout = layout
         if photos is None and self.library is not None:
             photos = self.library.map_photos(layout.photo_ids)
-        self._photos = photos
-        self._avg_colours = None if colours is None else np.asarray(colours, dtype=np.uint8)
-        self._selected.clear()
         self._hover = None
-        self._generation += 1
         self._clear_pixmaps()
         self._status = "" if len(layout) else "No photos to show: index a folder first."
-        self._apply_mode(fit=True)
+        self.state.set_layout(layout, photos, colours)
+        self.update()
         self._ensure_loader()
 
-    def layout(self) -> MapLayout | None:  # noqa: A003 (QWidget.layout is not used on a canvas)
-        return self._layout
+    def map_layout(self) -> MapLayout | None:
+        """The layout shown (None before the first)."""
+        return self.state.layout
 
     @property
     def photo_ids(self) -> np.ndarray:
-        return self._layout.photo_ids if self._layout is not None else np.zeros(0, dtype=np.int64)
+        layout = self.state.layout
+        return layout.photo_ids if layout is not None else np.zeros(0, dtype=np.int64)
 
-    # -- mode and colours ---------------------------------------------------------------------
+    # -- mode and colours ----------------------------------------------------------------------
 
     @property
     def mode(self) -> str:
-        return self._mode
+        return self.state.mode
 
     def set_mode(self, mode: str) -> None:
         """"tsne" (the free map) or "grid" (the tidy grid); keeps the view on the same photos."""
-        if mode not in MODES:
-            raise ValueError(f"unknown map mode {mode!r}")
-        if mode == self._mode:
-            return
-        centre = self._centre_row()
-        self._mode = mode
-        self._apply_mode(fit=centre is None)
-        if centre is not None:  # keep the photo that was in the middle in the middle
-            self._offset = np.array([self.width() / 2, self.height() / 2]) - self._pos[centre] * self._scale
-            self.update()
+        self.state.set_mode(mode)
+        self.update()
 
     @property
     def colour_by(self) -> str | None:
-        return self._colour_by
+        return self.state.colour_by
 
     def set_colour_by(self, what: str | None) -> None:
         """None (each photo's own colour), "folder" or "date": frames and dots in that colour."""
-        if what not in (None, "folder", "date"):
-            raise ValueError(f"unknown colouring {what!r}")
-        self._colour_by = what
-        self._update_colours()
+        self.state.set_colour_by(what)
         self.update()
 
     def legend(self) -> list[tuple[tuple[int, int, int], str]]:
         """(colour, label) pairs for the current colouring, for the app to show."""
-        if self._photos is None or self._colour_by is None:
-            return []
-        if self._colour_by == "folder":
-            return [(c, f) for f, c in self._folder_colours().items()]
-        _, lo, hi = date_colours(self._photos.times)
-        if not np.isfinite(lo):
-            return []
-        fmt = "%Y-%m-%d"
-        return [((68, 1, 84), time.strftime(fmt, time.localtime(lo))),
-                ((253, 231, 37), time.strftime(fmt, time.localtime(hi)))]
+        return self.state.legend()
 
-    def _folder_colours(self) -> dict[str, tuple[int, int, int]]:
-        folders = self._photos.folders
-        counts: dict[str, int] = {}
-        for f in folders:
-            counts[f] = counts.get(f, 0) + 1
-        order = sorted(counts, key=lambda f: (-counts[f], f))
-        return dict(zip(order, folder_palette(len(order))))
-
-    def _update_colours(self) -> None:
-        n = len(self._pos)
-        tags = None
-        if self._photos is not None and self._colour_by == "folder":
-            palette = self._folder_colours()
-            tags = np.array([palette[f] for f in self._photos.folders], dtype=np.uint8).reshape(-1, 3)
-        elif self._photos is not None and self._colour_by == "date":
-            tags, _, _ = date_colours(self._photos.times)
-        self._tags = tags
-        if tags is not None:
-            colours = tags
-        elif self._avg_colours is not None and len(self._avg_colours) == n:
-            colours = self._avg_colours
-        else:
-            colours = np.full((n, 3), 110, dtype=np.uint8)
-        self._colours = colours
-        c = colours.astype(np.uint32)
-        self._colours32 = (0xFF000000 | (c[:, 0] << 16) | (c[:, 1] << 8) | c[:, 2]).astype(np.uint32)
-
-    def _apply_mode(self, fit: bool) -> None:
-        layout = self._layout
-        if layout is None or len(layout) == 0:
-            self._pos = np.zeros((0, 2))
-            self._update_colours()
-            self.update()
-            return
-        self._pos = layout.positions(self._mode)
-        self._extent = layout.extent(self._mode)
-        # Grid cells touch: leave a hairline between photos. Free layout: a bit under the mean
-        # spacing (clusters are denser than the mean, so photos still overlap when zoomed out).
-        self._cell = layout.cell_size(self._mode) * (0.94 if self._mode == "grid" else 0.75)
-        self._update_colours()
-        if fit or not self._fitted:
-            self.fit_all(animate=False)
-        self.update()
-
-    # -- geometry ------------------------------------------------------------------------------
+    # -- zoom and pan --------------------------------------------------------------------------
 
     def item_size_px(self) -> float:
         """How big one photo is on screen now, in pixels."""
-        return self._cell * self._scale
+        return self.state.item_size_px()
 
     def screen_positions(self) -> np.ndarray:
         """(N, 2) widget coordinates of every photo's centre."""
-        return self._pos * self._scale + self._offset
-
-    def _fit_params(self) -> tuple[float, np.ndarray]:
-        w, h = max(self.width(), 1), max(self.height(), 1)
-        ew, eh = self._extent
-        scale = 0.95 * min(w / max(ew, 1e-9), h / max(eh, 1e-9))
-        offset = np.array([w / 2, h / 2]) - np.array([ew / 2, eh / 2]) * scale
-        return scale, offset
+        return self.state.screen_positions()
 
     def fit_all(self, animate: bool = True) -> None:
         """Show the whole map."""
-        scale, offset = self._fit_params()
-        self._fitted = True
-        if animate and self.isVisible():
-            self._animate_to(scale, offset)
-        else:
-            self._scale, self._offset = scale, offset
-            self.update()
-
-    def _scale_limits(self) -> tuple[float, float]:
-        fit, _ = self._fit_params()
-        cell = max(self._cell, 1e-9)
-        return min(fit * 0.5, MIN_ITEM_PX / cell), max(fit, MAX_ITEM_PX / cell)
+        self._go_to(*self.state.fit_params(), animate)
+        self.state.fitted = True
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom by ``factor`` keeping the point under ``anchor`` (default: the centre) in place."""
-        if anchor is None:
-            anchor = QPointF(self.width() / 2, self.height() / 2)
-        lo, hi = self._scale_limits()
-        new = float(np.clip(self._scale * factor, lo, hi))
-        a = np.array([anchor.x(), anchor.y()])
-        self._offset = a - (a - self._offset) * (new / self._scale)
-        self._scale = new
+        self.state.zoom_by(factor, None if anchor is None else (anchor.x(), anchor.y()))
         self._anim = None
         self._anim_timer.stop()
         self.update()
 
     def pan_by(self, dx: float, dy: float) -> None:
-        self._offset = self._offset + np.array([dx, dy])
+        self.state.pan_by(dx, dy)
         self.update()
 
     def zoom_to_photo(self, photo_id: int, item_px: float = 300.0, animate: bool = True) -> None:
         """Centre one photo at about ``item_px`` pixels."""
-        row = self._layout.row_of(photo_id) if self._layout is not None else None
-        if row is None:
-            return
-        scale = item_px / max(self._cell, 1e-9)
-        offset = np.array([self.width() / 2, self.height() / 2]) - self._pos[row] * scale
-        if animate and self.isVisible():
-            self._animate_to(scale, offset)
-        else:
-            self._scale, self._offset = scale, offset
-            self.update()
+        layout = self.state.layout
+        row = layout.row_of(photo_id) if layout is not None else None
+        if row is not None:
+            self._go_to(*self.state.view_of_row(row, item_px), animate)
 
-    def _animate_to(self, scale: float, offset: np.ndarray, ms: float = 180.0) -> None:
-        self._anim = (time.monotonic(), ms / 1000, self._scale, self._offset.copy(), scale, offset)
-        self._anim_timer.start()
+    def _go_to(self, scale: float, offset: np.ndarray, animate: bool, ms: float = 180.0) -> None:
+        if animate and self.isVisible():
+            state = self.state
+            self._anim = (time.monotonic(), ms / 1000, (state.scale, state.offset.copy()), (scale, offset))
+            self._anim_timer.start()
+        else:
+            self.state.scale, self.state.offset = scale, offset
+            self.update()
 
     def _animate(self) -> None:
         if self._anim is None:
             self._anim_timer.stop()
             return
-        t0, dur, s0, o0, s1, o1 = self._anim
+        t0, dur, start, end = self._anim
         t = min(1.0, (time.monotonic() - t0) / dur)
-        e = 1 - (1 - t) ** 3
-        # Geometric in scale, and the offset moves so that the view's centre glides straight.
-        scale = s0 * (s1 / s0) ** e
-        c = np.array([self.width() / 2, self.height() / 2])
-        w0, w1 = (c - o0) / s0, (c - o1) / s1  # map point at the centre, before and after
-        self._scale = scale
-        self._offset = c - (w0 + (w1 - w0) * e) * scale
+        self.state.scale, self.state.offset = self.state.between(start, end, 1 - (1 - t) ** 3)
         if t >= 1.0:
-            self._scale, self._offset, self._anim = s1, o1, None
+            (self.state.scale, self.state.offset), self._anim = end, None
             self._anim_timer.stop()
         self.update()
 
-    def _centre_row(self) -> int | None:
-        if len(self._pos) == 0 or not self._fitted:
-            return None
-        c = np.array([self.width() / 2, self.height() / 2])
-        d = ((self.screen_positions() - c) ** 2).sum(axis=1)
-        return int(np.argmin(d))
-
     def resizeEvent(self, event) -> None:
-        fit_before = self._fitted and np.isclose(self._scale, self._fit_params_for(event.oldSize())[0])
+        old = event.oldSize()
+        fit_before = self.state.was_fitted_for((old.width(), old.height()))
         super().resizeEvent(event)
-        if fit_before or not self._fitted:
+        if fit_before or not self.state.fitted:
             self.fit_all(animate=False)
-
-    def _fit_params_for(self, size: QSize) -> tuple[float, np.ndarray]:
-        w, h = max(size.width(), 1), max(size.height(), 1)
-        ew, eh = self._extent
-        return 0.95 * min(w / max(ew, 1e-9), h / max(eh, 1e-9)), np.zeros(2)
 
     # -- hit testing and selection -------------------------------------------------------------
 
     def photo_at(self, point: QPointF) -> int | None:
         """The photo id under a widget point, or None."""
         row = self._row_at(point)
-        return int(self._layout.photo_ids[row]) if row is not None else None
+        return int(self.state.layout.photo_ids[row]) if row is not None else None
 
     def _row_at(self, point: QPointF) -> int | None:
-        if len(self._pos) == 0:
-            return None
-        half = max(self.item_size_px() / 2, 3.0)
-        d = np.abs(self.screen_positions() - np.array([point.x(), point.y()]))
-        hits = np.flatnonzero((d[:, 0] <= half) & (d[:, 1] <= half))
-        if len(hits) == 0:
-            return None
-        # Photos drawn later are on top: among the hits, the nearest, ties to the last drawn.
-        dist = (d[hits] ** 2).sum(axis=1)
-        best = hits[dist <= dist.min() + 1e-9]
-        return int(best.max())
+        return self.state.row_at(point.x(), point.y())
 
     def selected_ids(self) -> list[int]:
-        if self._layout is None:
-            return []
-        return [int(self._layout.photo_ids[r]) for r in sorted(self._selected)]
+        return self.state.selected_ids()
 
     def set_selected_ids(self, photo_ids) -> None:
-        rows = {self._layout.row_of(p) for p in photo_ids} if self._layout is not None else set()
-        self._set_selection({r for r in rows if r is not None})
+        self._set_selection(self.state.rows_of(photo_ids))
 
     def _set_selection(self, rows: set[int]) -> None:
-        if rows != self._selected:
-            self._selected = set(rows)
+        if rows != self.state.selected:
+            self.state.selected = set(rows)
             self.update()
             self.selectionChanged.emit(self.selected_ids())
 
     def select_rect(self, rect: QRectF, add: bool = False) -> None:
         """Select the photos whose centres lie in a widget rectangle."""
-        if len(self._pos) == 0:
+        if len(self.state.pos) == 0:
             return
         r = rect.normalized()
-        s = self.screen_positions()
-        inside = (s[:, 0] >= r.left()) & (s[:, 0] <= r.right()) & (s[:, 1] >= r.top()) & (s[:, 1] <= r.bottom())
-        rows = set(np.flatnonzero(inside).tolist())
-        self._set_selection(self._selected | rows if add else rows)
-
-    def _paths(self, rows) -> list[str]:
-        if self._photos is None:
-            return []
-        return [self._photos.paths[r] for r in rows if self._photos.paths[r]]
+        rows = self.state.rows_in_rect(r.left(), r.top(), r.right(), r.bottom())
+        self._set_selection(self.state.selected | rows if add else rows)
 
     # -- events --------------------------------------------------------------------------------
 
@@ -584,8 +276,8 @@ class MapView(QWidget):
         elif key == Qt.Key.Key_Escape:
             self._set_selection(set())
         elif key == Qt.Key.Key_A and mods & Qt.KeyboardModifier.ControlModifier:
-            self._set_selection(set(range(len(self._pos))))
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and len(self._selected) == 1:
+            self._set_selection(set(range(len(self.state.pos))))
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and len(self.state.selected) == 1:
             self.photoActivated.emit(self.selected_ids()[0])
         else:
             super().keyPressEvent(event)
@@ -593,7 +285,7 @@ class MapView(QWidget):
     def mousePressEvent(self, event) -> None:
         if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._press = event.position()
-            self._press_offset = self._offset.copy()
+            self._press_offset = self.state.offset.copy()
             self._dragging = False
             mods = event.modifiers()
             if event.button() == Qt.MouseButton.LeftButton and mods & (
@@ -612,7 +304,7 @@ class MapView(QWidget):
             if self._band is not None:
                 self._band = QRectF(self._press, pos)
             elif self._dragging:
-                self._offset = self._press_offset + np.array([moved.x(), moved.y()])
+                self.state.offset = self._press_offset + np.array([moved.x(), moved.y()])
                 self.setCursor(Qt.CursorShape.ClosedHandCursor)
             self.update()
             return
@@ -633,10 +325,10 @@ class MapView(QWidget):
             row = self._row_at(event.position())
             if mods & Qt.KeyboardModifier.ControlModifier:
                 if row is not None:
-                    self._set_selection(self._selected ^ {row})
+                    self._set_selection(self.state.selected ^ {row})
             elif mods & Qt.KeyboardModifier.ShiftModifier:
                 if row is not None:
-                    self._set_selection(self._selected | {row})
+                    self._set_selection(self.state.selected | {row})
             else:
                 self._set_selection({row} if row is not None else set())
         self._press, self._band, self._dragging = None, None, False
@@ -647,7 +339,7 @@ class MapView(QWidget):
         row = self._row_at(event.position())
         if row is not None:
             self._set_selection({row})
-            self.photoActivated.emit(int(self._layout.photo_ids[row]))
+            self.photoActivated.emit(int(self.state.layout.photo_ids[row]))
 
     def leaveEvent(self, event) -> None:
         self._hover = None
@@ -662,13 +354,13 @@ class MapView(QWidget):
     def context_menu(self, point) -> QMenu | None:
         """The menu for a right click at ``point`` (selects the photo there first)."""
         row = self._row_at(QPointF(point))
-        if row is not None and row not in self._selected:
+        if row is not None and row not in self.state.selected:
             self._set_selection({row})
-        rows = sorted(self._selected)
+        rows = sorted(self.state.selected)
         if not rows:
             return None
         ids = self.selected_ids()
-        paths = self._paths(rows)
+        paths = self.state.paths(rows)
         menu = QMenu(self)
         similar = menu.addAction("Similar photos")
         similar.setEnabled(len(ids) == 1)
@@ -689,7 +381,7 @@ class MapView(QWidget):
         start = time.perf_counter()
         painter = QPainter(self)
         painter.fillRect(self.rect(), BACKGROUND)
-        n = len(self._pos)
+        n = len(self.state.pos)
         if n == 0:
             painter.setPen(QColor(200, 200, 205))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._status or "No map yet.")
@@ -697,10 +389,7 @@ class MapView(QWidget):
             return
         size = self.item_size_px()
         screen = self.screen_positions()
-        w, h = self.width(), self.height()
-        margin = size / 2 + 2
-        visible = np.flatnonzero((screen[:, 0] > -margin) & (screen[:, 0] < w + margin)
-                                 & (screen[:, 1] > -margin) & (screen[:, 1] < h + margin))
+        visible = self.state.visible_rows(margin=size / 2 + 2)
         if size < DOT_MAX_PX or len(visible) > MAX_PIXMAPS:
             level = "dots"
             self._paint_dots(painter, screen, visible, size)
@@ -713,9 +402,6 @@ class MapView(QWidget):
             painter.drawRect(self._band.normalized())
         if self._hover is not None and self._band is None and not self._dragging:
             self._paint_preview(painter, screen[self._hover], self._hover)
-        if self._status and self.is_busy():
-            painter.setPen(QColor(200, 200, 205))
-            painter.drawText(QRect(8, h - 24, w - 16, 20), Qt.AlignmentFlag.AlignLeft, self._status)
         painter.end()
         self.last_frame = {"ms": (time.perf_counter() - start) * 1000, "level": level,
                            "visible": int(len(visible))}
@@ -732,7 +418,7 @@ class MapView(QWidget):
         if len(rows) > 20000:
             d = min(d, 4)
         xy = np.floor(screen[rows] - d / 2 + 0.5).astype(np.int64)
-        colours = self._colours32[rows]
+        colours = self.state.colours32[rows]
         r = (d - 1) / 2
         for dy in range(d):
             for dx in range(d):
@@ -747,61 +433,49 @@ class MapView(QWidget):
     def _paint_thumbnails(self, painter: QPainter, screen: np.ndarray, rows: np.ndarray, size: float) -> str:
         level = next((lv for lv in LEVELS if lv >= size * self.devicePixelRatioF()), LEVELS[-1])
         s = max(1, int(round(size)))
-        border = max(1, s // 16) if self._colour_by else 0
+        border = max(1, s // 16) if self.state.colour_by else 0
         inner = max(1, s - 2 * border)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, s < level)
         xs = np.rint(screen[rows, 0] - s / 2).astype(np.int64).tolist()
         ys = np.rint(screen[rows, 1] - s / 2).astype(np.int64).tolist()
-        pixmaps = self._pixmaps
-        colours = self._colours
+        thumbs = self._thumbs
+        if thumbs is not None:
+            thumbs.set_display_side(level)
+        hashes = self.state.photos.content_hashes if self.state.photos is not None else None
+        colours = self.state.colours
         want = []
         for row, x, y in zip(rows.tolist(), xs, ys):
-            pixmap = pixmaps.get((row, level))
-            if pixmap is None:
-                want.append(row)  # drawn from another level (or as a square) until it comes
-                pixmap = self._pixmap(row, level)
-            else:
-                pixmaps.move_to_end((row, level))
+            chash = hashes[row] if hashes is not None else None
+            pixmap = None
+            if thumbs is not None and chash is not None:
+                pixmap = thumbs.cache.get(chash)
+                if thumbs.wants(chash, pixmap):
+                    want.append(row)  # drawn smaller (or as a square) until it comes
             if border or pixmap is None:
                 c = colours[row]
                 colour = QColor(int(c[0]), int(c[1]), int(c[2]))
                 painter.fillRect(x, y, s, s, colour)
             if pixmap is not None:
                 painter.drawPixmap(x + border, y + border, inner, inner, pixmap)
-        self._request(want, level)
+        self._request(want)
         return f"thumbnails {level}px"
 
-    def _pixmap(self, row: int, level: int) -> QPixmap | None:
-        """The pixmap at ``level`` if loaded, else the best other level (sharpens when it comes)."""
-        key = (row, level)
-        pm = self._pixmaps.get(key)
-        if pm is not None:
-            self._pixmaps.move_to_end(key)
-            return pm
-        for other in sorted(LEVELS, reverse=True):
-            pm = self._pixmaps.get((row, other))
-            if pm is not None:
-                return pm
-        return None
-
-    def _request(self, rows: list[int], level: int) -> None:
-        if not rows or self._loader is None or self._photos is None:
+    def _request(self, rows: list[int]) -> None:
+        if not rows or self._thumbs is None or self.state.photos is None:
             return
-        self._loader.forget_pending()
-        hashes = self._photos.content_hashes
+        self._thumbs.forget_queue()
+        hashes = self.state.photos.content_hashes
         # Requests are served newest first: queue the far ones first so the centre comes first.
         c = np.array([self.width() / 2, self.height() / 2])
         screen = self.screen_positions()[rows]
         order = np.argsort(-((screen - c) ** 2).sum(axis=1))
         for i in order:
-            row = rows[int(i)]
-            if (row, level) not in self._pixmaps and hashes[row] is not None:
-                self._loader.request((self._generation, row, level), hashes[row])
+            self._thumbs.request(hashes[rows[int(i)]])
 
     def _paint_selection(self, painter: QPainter, screen: np.ndarray, visible: np.ndarray, size: float) -> None:
-        if not self._selected:
+        if not self.state.selected:
             return
-        selected = np.fromiter(self._selected, dtype=np.int64, count=len(self._selected))
+        selected = np.fromiter(self.state.selected, dtype=np.int64, count=len(self.state.selected))
         rows = selected[np.isin(selected, visible)].tolist()
         s = max(size, 6.0)
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -812,11 +486,9 @@ class MapView(QWidget):
     def _paint_preview(self, painter: QPainter, at: np.ndarray, row: int) -> None:
         """A larger preview and the file name beside the pointer."""
         side = 256
-        pm = self._pixmaps.get((row, 256))
-        if pm is None:
-            self._request_one(row, 256)
-            pm = self._pixmap(row, 256)
-        name = os.path.basename(self._photos.paths[row]) if self._photos is not None else str(row)
+        chash = self.state.photos.content_hashes[row] if self.state.photos is not None else None
+        pm = self._thumbs.get(chash, side) if self._thumbs is not None and chash else None
+        name = os.path.basename(self.state.photos.paths[row]) if self.state.photos is not None else str(row)
         show = min(side, max(96, int(self.item_size_px() * 1.8)))
         if self.item_size_px() >= side:
             show = 0  # the photo is already big on screen: just the name
@@ -832,61 +504,44 @@ class MapView(QWidget):
             if pm is not None:
                 painter.drawPixmap(QRect(x, y, show, show), pm)
             else:
-                c = self._colours[row]
+                c = self.state.colours[row]
                 painter.fillRect(x, y, show, show, QColor(int(c[0]), int(c[1]), int(c[2])))
         painter.setPen(QColor(235, 235, 240))
         painter.drawText(QRect(x, y + show + 2, box_w, 20), Qt.AlignmentFlag.AlignLeft, name)
 
-    def _request_one(self, row: int, level: int) -> None:
-        if self._loader is not None and self._photos is not None and self._photos.content_hashes[row]:
-            self._loader.request((self._generation, row, level), self._photos.content_hashes[row])
-
     # -- thumbnails ----------------------------------------------------------------------------
 
     def _ensure_loader(self) -> None:
-        if self._loader is not None:
+        if self._thumbs is not None:
             return
         if self._thumbnail_source is not None:
-            fetch, close = self._thumbnail_source, None
+            source = self._thumbnail_source
+
+            def fetch(hashes: list[bytes]) -> dict[bytes, bytes]:
+                return {h: data for h in hashes if (data := source(h))}
+
+            close = None
         elif self.library is not None:
-            library = self.library
-
-            def fetch(chash: bytes):
-                return library.store.thumbnail(chash)  # the loader thread's own connection
-
-            close = library.close
+            fetch, close = self.library.thumbnails, self.library.close  # the loader thread's connection
         else:
             return
+        self._thumbs = ThumbnailLoader(fetch, budget_bytes=PIXMAP_CACHE_BYTES,
+                                       decode=decode_square_thumbnail, on_thread_exit=close,
+                                       parent=self)
+        self._thumbs.loaded.connect(self._thumbs_loaded)
 
-        def deliver(key: tuple, image: QImage) -> None:
-            generation, row, level = key
-            self._thumbLoaded.emit(generation, row, level, image)
-
-        self._loader = _ThumbLoader(fetch, deliver, close)
-
-    def _on_thumb(self, generation: int, row: int, level: int, image: QImage) -> None:
-        if generation != self._generation or self._layout is None or row >= len(self._layout):
-            return
-        key = (row, level)
-        if key in self._pixmaps:
-            return
-        pm = QPixmap.fromImage(image)
-        self._pixmaps[key] = pm
-        self._pixmap_bytes += pm.width() * pm.height() * 4
-        while self._pixmap_bytes > PIXMAP_CACHE_BYTES and len(self._pixmaps) > 1:
-            _, old = self._pixmaps.popitem(last=False)
-            self._pixmap_bytes -= old.width() * old.height() * 4
-        self.update()
+    def _thumbs_loaded(self, _hashes: list) -> None:
+        if self.state.layout is not None:
+            self.update()
 
     def _clear_pixmaps(self) -> None:
-        self._pixmaps.clear()
-        self._pixmap_bytes = 0
-        if self._loader is not None:
-            self._loader.forget_pending()
+        if self._thumbs is not None:
+            self._thumbs.forget_queue()
+            self._thumbs.clear()
 
     def pixmap_memory(self) -> int:
         """Bytes held by cached thumbnail pixmaps."""
-        return self._pixmap_bytes
+        return self._thumbs.cache.bytes if self._thumbs is not None else 0
 
     def closeEvent(self, event) -> None:
         self.shutdown()
@@ -894,10 +549,9 @@ class MapView(QWidget):
 
     def shutdown(self) -> None:
         """Stop the worker threads (the app calls this when the view goes away)."""
-        self.cancel()
-        if self._loader is not None:
-            self._loader.stop()
-            self._loader = None
+        if self._thumbs is not None:
+            self._thumbs.shutdown()
+            self._thumbs = None
 
     # -- export --------------------------------------------------------------------------------
 
@@ -917,7 +571,7 @@ class MapView(QWidget):
     def export_map(self, path: str | os.PathLike, size: int = 2400, **options):
         """Save the whole map (not just the view) as a PNG, in the current mode and colouring;
         a :class:`~simdesk.core.map.render.RenderResult`. Runs in the calling thread."""
-        if self.library is None or self._layout is None:
+        if self.library is None or self.state.layout is None:
             raise RuntimeError("no map to export")
-        return self.library.export_map(path, self._layout, mode=self._mode, size=size,
-                                       colour_by=self._colour_by, **options)
+        return self.library.export_map(path, self.state.layout, mode=self.state.mode, size=size,
+                                       colour_by=self.state.colour_by, **options)

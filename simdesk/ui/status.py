@@ -1,4 +1,5 @@
-"""The indexing progress shown in the status bar: done/total, photos per second, ETA, Cancel."""
+"""Jobs in the status bar: one widget (what runs, a bar, Cancel) for indexing, the map and the
+duplicate scan, and the words for indexing's and the scan's progress and indexing's report."""
 
 from __future__ import annotations
 
@@ -41,42 +42,57 @@ def report_summary(report) -> str:
     return text
 
 
-class IndexStatus(QWidget):
-    """Hidden while idle. ``cancel_clicked`` asks the app to stop indexing."""
+class JobStatus(QWidget):
+    """One job's progress in the status bar, with Cancel; hidden while idle.
+
+    ``started(text)`` shows it (busy until the first report), ``show_progress(text, done, total)``
+    (``total <= 0``: busy) or ``update_progress(fraction, text)`` moves the bar, ``ended()`` hides it. Cancel emits ``cancel_clicked``
+    and shows ``stopping_text`` until the job ends (later reports move only the bar)."""
 
     cancel_clicked = Signal()
 
-    def __init__(self, parent=None):
+    def __init__(self, cancel_tip: str, parent=None, *, bar_width: int = 140,
+                 stopping_text: str = "Stopping…"):
         super().__init__(parent)
+        self.stopping_text = stopping_text
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.label = QLabel(self)
         self.bar = QProgressBar(self)
-        self.bar.setFixedWidth(180)
+        self.bar.setFixedWidth(bar_width)
         self.bar.setTextVisible(False)
         self.cancel_button = QToolButton(self)
         self.cancel_button.setText("Cancel")
-        self.cancel_button.setToolTip("Stop indexing (Rescan resumes where it stopped)")
+        self.cancel_button.setToolTip(cancel_tip)
         self.cancel_button.clicked.connect(self._cancel)
         layout.addWidget(self.label)
         layout.addWidget(self.bar)
         layout.addWidget(self.cancel_button)
         self.setVisible(False)
 
-    def started(self) -> None:
-        self.label.setText("Scanning…")
-        self.bar.setRange(0, 0)
+    @property
+    def stopping(self) -> bool:
+        return not self.cancel_button.isEnabled()
+
+    def started(self, text: str) -> None:
+        self.label.setText(text)
+        self.bar.setRange(0, 0)  # busy until the first report
         self.cancel_button.setEnabled(True)
         self.cancel_button.setText("Cancel")
         self.setVisible(True)
 
-    def update_progress(self, p) -> None:
-        self.label.setText(progress_text(p))
-        if p.phase == "scanning" or p.total <= 0:
+    def show_progress(self, text: str, done: int = 0, total: int = 0) -> None:
+        if not self.stopping:  # the stopping text stays until the job ends
+            self.label.setText(text)
+        if total <= 0:
             self.bar.setRange(0, 0)  # busy
         else:
-            self.bar.setRange(0, p.total)
-            self.bar.setValue(p.done)
+            self.bar.setRange(0, total)
+            self.bar.setValue(done)
+
+    def update_progress(self, fraction: float, text: str) -> None:
+        """Progress as a fraction 0..1 (the bar counts to 1000)."""
+        self.show_progress(text, int(round(min(max(fraction, 0.0), 1.0) * 1000)), 1000)
 
     def ended(self) -> None:
         self.setVisible(False)
@@ -84,5 +100,37 @@ class IndexStatus(QWidget):
     def _cancel(self) -> None:
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText("Stopping…")
-        self.label.setText("Stopping after the current batch…")
+        self.label.setText(self.stopping_text)
         self.cancel_clicked.emit()
+
+
+def index_status(parent=None) -> JobStatus:
+    """The status-bar widget for indexing."""
+    return JobStatus("Stop indexing (Rescan resumes where it stopped)", parent, bar_width=180,
+                     stopping_text="Stopping after the current batch…")
+
+
+def index_progress(p) -> tuple[str, int, int]:
+    """Indexing's progress for :meth:`JobStatus.show_progress`: text, done, total (0: busy)."""
+    if p.phase == "scanning" or p.total <= 0:
+        return progress_text(p), 0, 0
+    return progress_text(p), p.done, p.total
+
+
+_COUNTED_SCAN_PHASES = ("comparing", "verifying", "verifying groups")
+
+
+def scan_progress(item) -> tuple[str, int, int]:
+    """The scan's progress for :meth:`JobStatus.show_progress`: text, done, total (0: busy)."""
+    stage, p = item
+    if stage == "describe":
+        text = (f"Preparing duplicate detection {p.done:,}/{p.total:,} · "
+                f"{p.rate:.1f} photos/s · ETA {format_duration(p.eta_seconds)}")
+    elif p.phase in _COUNTED_SCAN_PHASES:
+        what = "Comparing photos" if p.phase == "comparing" else "Checking candidate copies"
+        text = f"{what}… {100 * p.done / max(p.total, 1):.0f}%"
+    else:
+        text = "Grouping copies…" if p.phase == "grouping" else "Loading…"
+    if p.total and (stage == "describe" or p.phase in _COUNTED_SCAN_PHASES):
+        return text, p.done, p.total
+    return text, 0, 0

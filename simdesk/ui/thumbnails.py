@@ -1,12 +1,16 @@
-"""Thumbnails on demand: fetched from the cache and decoded on a worker thread, kept in a bounded LRU.
+"""Thumbnails on demand, for the grids and the map: fetched from the cache and decoded off the GUI
+thread, kept in a bounded LRU.
 
-The grid asks for a thumbnail when it paints a cell (:meth:`ThumbnailLoader.get`); a miss queues a
-request and the cell paints a placeholder. A worker thread takes the newest requests first (what
-is on screen now), reads their JPEGs from SQLite in one query, decodes them (with Pillow, which
-releases the GIL, see :mod:`simdesk.ui.images`) into ``QImage`` scaled down to the size the grid shows (``display_side``) and hands them back; the GUI thread turns
-them into ``QPixmap`` in small time-limited batches and announces the hashes with
-:attr:`ThumbnailLoader.loaded`. Keeping them at display size makes small zoom levels cheap: more
-of them fit the memory budget, and painting is a plain copy rather than a smooth scale.
+A view asks for a thumbnail when it paints it (:meth:`ThumbnailLoader.get`); a miss queues a
+request and the view paints a placeholder. A one-thread :class:`~simdesk.ui.tasks.TaskPool` takes
+the newest requests first (what is on screen now), a batch at a time: it reads their JPEGs from
+SQLite in one query, decodes them (with Pillow, which releases the GIL, see
+:mod:`simdesk.ui.images`) into ``QImage`` scaled down to the size the view shows
+(``display_side``, or a larger ``side`` asked for one thumbnail: the map's hover preview) and
+hands them back; the GUI thread turns them into ``QPixmap`` in small time-limited batches and
+announces the hashes with :attr:`ThumbnailLoader.loaded`. Keeping them at display size makes small
+zoom levels cheap: more of them fit the memory budget, and painting is a plain copy rather than a
+smooth scale. One loaded for a smaller zoom is drawn scaled up while a sharper one is fetched.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from simdesk.ui.images import decode_thumbnail
+from simdesk.ui.tasks import TaskPool
 
 Fetch = Callable[[list[bytes]], dict[bytes, bytes]]
+Decode = Callable[[bytes, int], "QImage | None"]
 
 BATCH = 32  # thumbnails read from the database per query
 MAX_QUEUED = 600  # older requests are dropped: the user has scrolled past them
@@ -68,81 +74,89 @@ class PixmapLRU:
 
 
 class ThumbnailLoader(QObject):
-    """Loads thumbnails by content hash. ``fetch(hashes) -> {hash: jpeg}`` runs on the worker."""
+    """Loads thumbnails by content hash. ``fetch(hashes) -> {hash: jpeg}`` and
+    ``decode(jpeg, side) -> QImage | None`` run on the worker."""
 
     loaded = Signal(list)  # content hashes now available from get() (or known to be missing)
-    _decoded = Signal(list)  # worker -> GUI: [(hash, QImage | None, stored size?)]
 
     def __init__(
         self,
         fetch: Fetch,
         *,
         budget_bytes: int = 96 * 1024 * 1024,
+        decode: Decode = decode_thumbnail,
         on_thread_exit: Callable[[], None] | None = None,
         parent: QObject | None = None,
     ):
         super().__init__(parent)
         self._fetch = fetch
-        self._on_thread_exit = on_thread_exit
+        self._decode = decode
+        # One worker: batches run one after the other, each queueing the next while requests wait.
+        self._pool = TaskPool("thumbnails", 1, on_thread_exit=on_thread_exit, parent=self)
         self.cache = PixmapLRU(budget_bytes)
         self.missing: set[bytes] = set()  # no thumbnail in the cache: the delegate paints a glyph
         self.display_side = 256  # device pixels; read by the worker when it decodes
         self._native: set[bytes] = set()  # cached at their stored size (nothing sharper to get)
         self._stack: deque[bytes] = deque()  # newest request at the right
         self._queued: set[bytes] = set()
-        self._cond = threading.Condition()
+        self._sides: dict[bytes, int] = {}  # queued requests for more than display_side
+        self._lock = threading.Lock()
         self._closed = False
-        self._thread: threading.Thread | None = None
+        self._loading = False  # a batch is queued on the pool or running
         self._inbox: deque[tuple[bytes, QImage | None, bool]] = deque()
         self._draining = False
-        self._decoded.connect(self._receive)
 
     # -- GUI thread ------------------------------------------------------------------------------
 
-    def get(self, content_hash: bytes) -> QPixmap | None:
+    def get(self, content_hash: bytes, side: int | None = None) -> QPixmap | None:
         """The thumbnail if loaded; else None, and it is requested. One loaded for a smaller zoom
-        is returned (drawn scaled up) while a sharper one is requested."""
+        is returned (drawn scaled up) while a sharper one is requested. ``side``: wanted bigger
+        than ``display_side``."""
         pixmap = self.cache.get(content_hash)
-        if pixmap is None:
-            if content_hash not in self.missing:
-                self.request(content_hash)
-        elif (max(pixmap.width(), pixmap.height()) < self.display_side
-              and content_hash not in self._native):
-            self.request(content_hash)
+        if self.wants(content_hash, pixmap, side):
+            self.request(content_hash, side)
         return pixmap
+
+    def wants(self, content_hash: bytes, pixmap: QPixmap | None, side: int | None = None) -> bool:
+        """Whether a request would bring something better than ``pixmap`` (what the cache has)."""
+        if pixmap is None:
+            return content_hash not in self.missing
+        return (max(pixmap.width(), pixmap.height()) < max(side or 0, self.display_side)
+                and content_hash not in self._native)
 
     def pending(self, content_hash: bytes) -> bool:
         """Queued or being fetched (a repaint will follow through ``loaded``)."""
         return content_hash in self._queued
 
     def set_display_side(self, side: int) -> None:
-        """The longest side, in device pixels, the grids draw thumbnails at now."""
+        """The longest side, in device pixels, the view draws thumbnails at now."""
         self.display_side = max(16, int(side))
 
-    def request(self, content_hash: bytes) -> None:
-        with self._cond:
+    def request(self, content_hash: bytes, side: int | None = None) -> None:
+        with self._lock:
             if self._closed:
                 return
             if content_hash in self._queued:
                 try:  # already queued: move it to the front (seen again now)
                     self._stack.remove(content_hash)
-                except ValueError:  # being fetched right now
+                except ValueError:  # being fetched right now (asked again if still wanted)
                     return
+            if side is not None and side > self._sides.get(content_hash, 0):
+                self._sides[content_hash] = side
             self._stack.append(content_hash)
             self._queued.add(content_hash)
             while len(self._stack) > MAX_QUEUED:
-                self._queued.discard(self._stack.popleft())
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="simdesk-thumbnails",
-                                                daemon=True)
-                self._thread.start()
-            self._cond.notify()
+                dropped = self._stack.popleft()
+                self._queued.discard(dropped)
+                self._sides.pop(dropped, None)
+            self._schedule()
 
     def forget_queue(self) -> None:
         """Drop every queued request (the grid now shows something else)."""
-        with self._cond:
+        with self._lock:
             self._stack.clear()
             self._queued.clear()
+            self._sides.clear()
 
     def _receive(self, items: list) -> None:
         self._inbox.extend(items)
@@ -177,52 +191,50 @@ class ThumbnailLoader(QObject):
         self.missing.clear()
         self._native.clear()
 
+    def _loaded_batch(self, result) -> None:
+        hashes, items = result
+        with self._lock:  # "pending" stays true until the result is here
+            self._queued.difference_update(hashes)
+        if items:
+            self._receive(items)
+
     def shutdown(self, timeout: float = 5.0) -> None:
-        with self._cond:
+        with self._lock:
             self._closed = True
             self._stack.clear()
             self._queued.clear()
-            self._cond.notify_all()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self._pool.shutdown(timeout)
 
-    # -- worker thread -----------------------------------------------------------------------
+    # -- the worker -----------------------------------------------------------------------------
 
-    def _take(self) -> list[bytes] | None:
-        with self._cond:
-            while not self._stack and not self._closed:
-                self._cond.wait()
-            if self._closed:
-                return None
+    def _schedule(self) -> None:
+        """Queue a batch on the pool unless one is queued or running (called with the lock held)."""
+        if not self._loading and self._stack and not self._closed:
+            self._loading = True
+            self._pool.run(self._load_batch, on_result=self._loaded_batch)
+
+    def _load_batch(self) -> tuple[list[bytes], list[tuple[bytes, QImage | None, bool]]]:
+        """On the pool's thread: the newest requests (up to BATCH) read in one query and decoded,
+        as [(hash, QImage | None, stored size?)]; the next batch is queued before this returns."""
+        with self._lock:
             batch = []
             while self._stack and len(batch) < BATCH:
-                batch.append(self._stack.pop())
-            return batch
-
-    def _work(self) -> None:
+                content_hash = self._stack.pop()
+                batch.append((content_hash, max(self._sides.pop(content_hash, 0), self.display_side)))
+        hashes = [content_hash for content_hash, _ in batch]
+        items: list[tuple[bytes, QImage | None, bool]] = []
         try:
-            while (batch := self._take()) is not None:
-                try:
-                    found = self._fetch(batch)
-                except Exception:  # database busy or gone: leave them as placeholders for now
-                    found = None
-                items: list[tuple[bytes, QImage | None, bool]] = []
-                if found is not None:
-                    side = self.display_side
-                    for content_hash in batch:
-                        data = found.get(content_hash)
-                        image = decode_thumbnail(data, side) if data else None
-                        # At its stored size: nothing sharper to fetch for a bigger zoom.
-                        native = image is not None and max(image.width(), image.height()) < side
-                        items.append((content_hash, image, native))
-                if items:
-                    try:
-                        self._decoded.emit(items)
-                    except RuntimeError:
-                        return
-                with self._cond:  # after the emit: "pending" stays true until the result is queued
-                    self._queued.difference_update(batch)
-        finally:
-            if self._on_thread_exit is not None:
-                self._on_thread_exit()
+            found = self._fetch(hashes) if hashes else {}
+        except Exception:  # database busy or gone: leave them as placeholders for now
+            found = None
+        if found is not None:
+            for content_hash, side in batch:
+                data = found.get(content_hash)
+                image = self._decode(data, side) if data else None
+                # At its stored size: nothing sharper to fetch for a bigger zoom.
+                native = image is not None and max(image.width(), image.height()) < side
+                items.append((content_hash, image, native))
+        with self._lock:
+            self._loading = False
+            self._schedule()
+        return hashes, items

@@ -1,1 +1,1 @@
-# A package, so that its conftest is "ui.conftest" and `import conftest` still finds tests/conftest.py.
+# A package, so that its conftest is "ui.conftest" and `import helpers` finds tests/helpers.py.

@@ -74,25 +74,25 @@ def test_map_of_the_library_is_computed_once_then_reused(qtbot, map_app, layout_
     assert sorted(int(i) for i in page.canvas.photo_ids) == all_photo_ids(controller)
     assert page.data.layout.source == "computed"
     assert page.stack.currentWidget() is page.canvas
-    assert page.title.text() == "Map of the whole library"
-    assert page.info.text().startswith("11 photos")
+    assert page.toolbar.title.text() == "Map of the whole library"
+    assert page.toolbar.info.text().startswith("11 photos")
     assert fractions and max(fractions) == 1000  # progress in the status bar
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)  # then the colours
     assert page.layout_status.isHidden()
     assert page.data.colours is not None and page.data.colours.shape == (11, 3)
-    assert (page.canvas._colours.astype(int) != 110).any()  # the canvas has them too
-    layout = page.canvas.layout()
+    assert (page.canvas.state.colours.astype(int) != 110).any()  # the canvas has them too
+    layout = page.canvas.map_layout()
 
     qtbot.keyClick(page.canvas, Qt.Key.Key_Escape)
     assert window.pages.currentWidget() is window.browse
     # Opening it again shows the same map at once: no job, no layout.
     window.map_action.trigger()
     assert window.pages.currentWidget() is page
-    assert page.job is None and page.canvas.layout() is layout and layout_calls == [11]
+    assert page.job is None and page.canvas.map_layout() is layout and layout_calls == [11]
 
     # Recompute lays it out afresh (the map stays in view meanwhile).
     with qtbot.waitSignal(page.map_shown, timeout=20_000):
-        page.recompute_action.trigger()
+        page.toolbar.recompute_action.trigger()
         assert page.stack.currentWidget() is page.canvas
     assert layout_calls == [11, 11] and page.data.layout.source == "computed"
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
@@ -103,12 +103,12 @@ def test_folder_scope_then_the_library_from_its_cache(qtbot, map_app, layout_cal
     with qtbot.waitSignal(window.browse.listing_loaded, timeout=5000):
         window.browse.select_folder(str(other))
     page = open_map(qtbot, window)
-    assert page.title.text() == "Map of other"
+    assert page.toolbar.title.text() == "Map of other"
     assert shown_paths(page) == sorted(str(other / f"other_{i}.jpg") for i in range(4))
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
     # Colour by folder: one folder here, one legend entry.
-    page.colour_combo.setCurrentIndex(page.colour_combo.findData("folder"))
-    assert page.canvas.colour_by == "folder" and "other" in page.legend.text()
+    page.toolbar.colour_combo.setCurrentIndex(page.toolbar.colour_combo.findData("folder"))
+    assert page.canvas.colour_by == "folder" and "other" in page.toolbar.legend.text()
     assert controller.settings.value("map/colour_by") == "folder"
 
     # The whole library: laid out once ...
@@ -121,7 +121,7 @@ def test_folder_scope_then_the_library_from_its_cache(qtbot, map_app, layout_cal
     window.show_browse()
     assert window.browse.folder == str(other)
     open_map(qtbot, window)
-    assert page.title.text() == "Map of other" and page.data.layout.source == "cache"
+    assert page.toolbar.title.text() == "Map of other" and page.data.layout.source == "cache"
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
     page = open_map(qtbot, window, window.library_map_action)
     assert page.data.layout.source == "cache" and layout_calls == calls
@@ -142,7 +142,7 @@ def test_show_on_map_from_similar_photos(qtbot, map_app, photo_folder):
     assert window.pages.currentWidget() is page
     assert shown_paths(page) == sorted(results + [query])  # only the result and its query
     assert page.paths(page.canvas.selected_ids()) == [query]  # the query is selected
-    assert page.title.text() == "Map of photos similar to photo_3.jpg"
+    assert page.toolbar.title.text() == "Map of photos similar to photo_3.jpg"
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
     # Esc goes back to the similar photos, then to browsing.
     qtbot.keyClick(page.canvas, Qt.Key.Key_Escape)
@@ -207,7 +207,7 @@ def test_cancel_while_laying_out(qtbot, map_app, monkeypatch):
     controller, window, other = map_app
     page = open_map(qtbot, window)  # the whole library, shown
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
-    library_layout = page.canvas.layout()
+    library_layout = page.canvas.map_layout()
     real = layout_cache.compute_layout
 
     def slow(vectors, params, *, report=None, **kwargs):
@@ -234,13 +234,13 @@ def test_cancel_while_laying_out(qtbot, map_app, monkeypatch):
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=5000)
     assert page.layout_status.isHidden()
     assert "cancelled" in page.placeholder.text()
-    assert not page.export_map_action.isEnabled()
+    assert not page.toolbar.export_map_action.isEnabled()
     monkeypatch.setattr(layout_cache, "compute_layout", real)
 
     # The library's map, still held, shows again at once.
     window.library_map_action.trigger()
     assert page.job is None and page.stack.currentWidget() is page.canvas
-    assert page.canvas.layout() is library_layout and page.export_map_action.isEnabled()
+    assert page.canvas.map_layout() is library_layout and page.toolbar.export_map_action.isEnabled()
     # The folder's map: Recompute tries again.
     window.show_browse()
     window.map_action.trigger()
@@ -248,7 +248,7 @@ def test_cancel_while_laying_out(qtbot, map_app, monkeypatch):
     page.cancel()
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=5000)
     with qtbot.waitSignal(page.map_shown, timeout=20_000):
-        page.recompute_action.trigger()
+        page.toolbar.recompute_action.trigger()
     assert len(page.canvas.photo_ids) == 4
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
 
@@ -257,10 +257,10 @@ def test_grid_mode_and_export_png(qtbot, map_app, tmp_path, monkeypatch):
     controller, window, _ = map_app
     page = open_map(qtbot, window)
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=10_000)
-    page.mode_actions["grid"].trigger()
+    page.toolbar.mode_actions["grid"].trigger()
     qtbot.waitUntil(lambda: page.canvas.mode == "grid", timeout=5000)  # the grid: on a worker
     assert controller.settings.value("map/mode") == "grid"
-    cells, cols, rows = page.canvas.layout().grid()
+    cells, cols, rows = page.canvas.map_layout().grid()
     assert cols * rows >= 11
 
     answers = [str(tmp_path / "exports" / "view"), str(tmp_path / "exports" / "whole.png")]
@@ -268,7 +268,7 @@ def test_grid_mode_and_export_png(qtbot, map_app, tmp_path, monkeypatch):
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (answers.pop(0), "PNG images (*.png)"))
     with qtbot.waitSignal(page.exported, timeout=5000) as saved:
-        page.export_view_action.trigger()
+        page.toolbar.export_view_action.trigger()
     assert saved.args == [str(tmp_path / "exports" / "view.png")]  # .png added
     image = QImage(saved.args[0])
     ratio = page.devicePixelRatioF()
@@ -276,8 +276,8 @@ def test_grid_mode_and_export_png(qtbot, map_app, tmp_path, monkeypatch):
                                                round(page.canvas.height() * max(1.0, ratio)))
 
     with qtbot.waitSignal(page.exported, timeout=20_000) as saved:
-        page.export_map_action.trigger()
-        assert page.export_status.isVisible() and not page.export_map_action.isEnabled()
+        page.toolbar.export_map_action.trigger()
+        assert page.export_status.isVisible() and not page.toolbar.export_map_action.isEnabled()
     image = QImage(saved.args[0])
     assert not image.isNull() and max(image.width(), image.height()) >= 1600
     qtbot.waitUntil(lambda: page.export_status.isHidden(), timeout=5000)

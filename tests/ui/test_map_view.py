@@ -12,6 +12,8 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 
 from simdesk.core.map.cache import MapScope  # noqa: E402
+from simdesk.core.progress import Cancelled  # noqa: E402
+from simdesk.ui.jobs import MapLayoutJob  # noqa: E402
 from simdesk.ui.map_view import DOT_MAX_PX, MapView  # noqa: E402
 from test_layout import FAST, GROUP_COLOURS, fill_library  # noqa: E402
 
@@ -40,7 +42,7 @@ def pixel(view, point) -> tuple[int, int, int]:
 
 
 def group_of(view, row):
-    return view._photos.folders[row].rsplit("/", 1)[-1]
+    return view.state.photos.folders[row].rsplit("/", 1)[-1]
 
 
 def test_photos_sit_at_the_layout_coordinates(map_view):
@@ -49,7 +51,7 @@ def test_photos_sit_at_the_layout_coordinates(map_view):
     assert screen.shape == (60, 2)
     # The view maps the layout's positions by one scale and one offset.
     pos = layout.positions("tsne")
-    fitted = pos * view._scale + view._offset
+    fitted = pos * view.state.scale + view.state.offset
     assert np.allclose(screen, fitted)
     # Everything is in view after "fit all", and each photo is drawn where the layout puts it.
     assert (screen[:, 0] > 0).all() and (screen[:, 0] < 640).all()
@@ -73,14 +75,18 @@ def test_zoom_changes_the_level_of_detail(map_view, qtbot):
     assert view.item_size_px() > before and view.item_size_px() >= DOT_MAX_PX
     view.repaint()
     assert view.last_frame["level"].startswith("thumbnails")
-    # Thumbnails arrive from the loader thread and are kept as pixmaps; closer in, sharper ones.
+    # Thumbnails arrive from the loader thread (the grids' ThumbnailLoader) and are kept as
+    # pixmaps, asked for at the level drawn; closer in, a sharper level.
     qtbot.waitUntil(lambda: view.pixmap_memory() > 0, timeout=5000)
-    small = {lv for (_, lv) in view._pixmaps}
+    small = view._thumbs.display_side
+    assert small < 256
     view.zoom_to_photo(int(view.photo_ids[0]), item_px=300, animate=False)
     view.repaint()
-    assert view.last_frame["level"] == "thumbnails 256px"
-    qtbot.waitUntil(lambda: any(lv == 256 for (_, lv) in view._pixmaps), timeout=5000)
-    assert max(small) < 256
+    assert view.last_frame["level"] == "thumbnails 256px" and view._thumbs.display_side == 256
+    # These thumbnails are stored at 32x24: cropped square, nothing sharper to fetch for 256.
+    chash = view.state.photos.content_hashes[0]
+    pixmap = view._thumbs.cache.get(chash)
+    assert (pixmap.width(), pixmap.height()) == (24, 24) and not view._thumbs.wants(chash, pixmap)
 
 
 def test_wheel_zooms_around_the_pointer(map_view, qtbot):
@@ -101,14 +107,14 @@ def test_wheel_zooms_around_the_pointer(map_view, qtbot):
 
 def test_keyboard_zoom_pan_and_fit(map_view, qtbot):
     view, _, _ = map_view
-    fit = view._scale
+    fit = view.state.scale
     qtbot.keyClick(view, Qt.Key.Key_Plus)
-    assert view._scale == pytest.approx(fit * 1.5)
-    offset = view._offset.copy()
+    assert view.state.scale == pytest.approx(fit * 1.5)
+    offset = view.state.offset.copy()
     qtbot.keyClick(view, Qt.Key.Key_Left)
-    assert view._offset[0] > offset[0]
+    assert view.state.offset[0] > offset[0]
     view.fit_all(animate=False)
-    assert view._scale == pytest.approx(fit)
+    assert view.state.scale == pytest.approx(fit)
 
 
 def test_click_selects_the_photo_under_the_pointer(map_view, qtbot):
@@ -179,7 +185,7 @@ def test_context_menu_requests(map_view):
             action.trigger()
     pid = int(layout.photo_ids[row])
     assert got["similar"] == pid and got["trash"] == [pid]
-    assert got["open"] == [view._photos.paths[row]]
+    assert got["open"] == [view.state.photos.paths[row]]
 
 
 def test_grid_mode_and_colour_by(map_view):
@@ -188,8 +194,8 @@ def test_grid_mode_and_colour_by(map_view):
     cells, cols, rows = layout.grid()
     screen = view.screen_positions()
     # Neighbouring cells are one item apart on screen.
-    step = view._scale / max(cols, rows)
-    assert np.allclose((screen - view._offset) / step - 0.5, cells, atol=1e-6)
+    step = view.state.scale / max(cols, rows)
+    assert np.allclose((screen - view.state.offset) / step - 0.5, cells, atol=1e-6)
     view.set_colour_by("folder")
     legend = view.legend()
     assert len(legend) == 3 and all(len(c) == 3 for c, _ in legend)
@@ -212,51 +218,63 @@ def test_export_view_and_whole_map(map_view, tmp_path):
     assert (image.width(), image.height()) == (result.width, result.height)
 
 
-def test_load_computes_in_a_worker_then_uses_the_cache(qtbot, library):
+def show_with_job(view, library, scope=None, **kwargs) -> MapLayoutJob:
+    """What the app does: a MapLayoutJob computes the layout, the view shows it, then its colours."""
+    job = MapLayoutJob(library, scope, **kwargs)
+    job.layout_ready.connect(lambda data: view.set_layout(data.layout, data.photos))
+    job.succeeded.connect(lambda data: view.set_colours(data.colours))
+    job.start()
+    return job
+
+
+def test_a_layout_job_computes_in_a_worker_then_uses_the_cache(qtbot, library):
     fill_library(library, {"red": 20, "green": 20})
     view = MapView(library)
     qtbot.addWidget(view)
     view.resize(400, 300)
     fractions = []
-    view.progressChanged.connect(lambda f, phase: fractions.append(f))
-    with qtbot.waitSignal(view.layoutReady, timeout=30000) as ready:
-        view.load(params=FAST)
-    assert ready.args[0].source == "computed" and len(ready.args[0]) == 40
+    job = MapLayoutJob(library, None, params=FAST)
+    job.progress.connect(lambda p: fractions.append(p.fraction) if p.phase != "colours" else None)
+    with qtbot.waitSignal(job.ended, timeout=30000):
+        job.layout_ready.connect(lambda data: view.set_layout(data.layout, data.photos))
+        job.succeeded.connect(lambda data: view.set_colours(data.colours))
+        job.start()
+    layout = view.map_layout()
+    assert layout.source == "computed" and len(layout) == 40
     assert fractions and fractions[-1] == 1.0
-    qtbot.waitUntil(lambda: not view.is_busy(), timeout=10000)  # colours come after the layout
-    assert (view._colours.astype(int) != 110).any()
-    with qtbot.waitSignal(view.layoutReady, timeout=30000) as ready:
-        view.load(MapScope.all(), params=FAST)
-    assert ready.args[0].source == "cache"
+    assert (view.state.colours.astype(int) != 110).any()  # colours come after the layout
+    job = show_with_job(view, library, MapScope.all(), params=FAST)
+    with qtbot.waitSignal(job.ended, timeout=30000):
+        pass
+    assert view.map_layout().source == "cache"
     view.shutdown()
 
 
-def test_cancel_a_load(qtbot, library, monkeypatch):
+def test_cancel_a_layout_job(qtbot, library, monkeypatch):
     fill_library(library, {"red": 20, "green": 20})
     view = MapView(library)
     qtbot.addWidget(view)
-    started = []
-
-    def slow_progress(*args, **kwargs):
-        started.append(1)
 
     from simdesk.core.map import cache as layout_cache
 
     real = layout_cache.compute_layout
+    started = []
 
     def cancellable(vectors, params, *, report=None, **kw):
         import time
 
         for _ in range(500):  # waits, checking the cancel event as the real work does
+            started.append(1)
             report("tsne", 0, 1)
             time.sleep(0.01)
         return real(vectors, params, report=report, **kw)
 
     monkeypatch.setattr(layout_cache, "compute_layout", cancellable)
-    with qtbot.waitSignal(view.layoutFailed, timeout=10000) as failed:
-        view.load(params=FAST)
-        qtbot.waitUntil(lambda: view.is_busy(), timeout=1000)
+    job = show_with_job(view, library, params=FAST)
+    with qtbot.waitSignal(job.failed, timeout=10000) as failed:
+        qtbot.waitUntil(lambda: bool(started), timeout=1000)
         qtbot.wait(50)
-        view.cancel()
-    assert failed.args == ["cancelled"]
+        job.cancel()
+    assert isinstance(failed.args[0], Cancelled)
+    assert view.map_layout() is None
     view.shutdown()

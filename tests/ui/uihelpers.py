@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import TINY_MODEL, draw_photo, install_tiny_model, shared_data  # noqa: F401 (tests/conftest.py)
+from helpers import TINY_MODEL, draw_photo, install_tiny_model, shared_data  # noqa: F401 (tests/helpers.py)
 
 
 def wait_index_done(qtbot, controller, timeout=30_000):
@@ -27,19 +27,8 @@ def trigger(menu, text):
     raise AssertionError(f"no {text!r} in {[a.text() for a in menu.actions()]}")
 
 
-# Strict: any Qt warning fails a GUI test, except the offscreen platform's own notices.
-OFFSCREEN_NOISE = r"^This plugin does not support (propagateSizeHints|raise|grabbing)"
-
-GUI_MARKS = [
-    pytest.mark.gui,
-    pytest.mark.qt_log_level_fail("WARNING"),
-    pytest.mark.qt_log_ignore(OFFSCREEN_NOISE),
-]
-
-
-def qt_log_ignore(*regexes):
-    """A per-test ``qt_log_ignore`` (it replaces the module's, so the offscreen notice is kept)."""
-    return pytest.mark.qt_log_ignore(OFFSCREEN_NOISE, *regexes)
+# Qt warnings fail every test (pyproject.toml: qt_log_level_fail, qt_log_ignore).
+GUI_MARKS = [pytest.mark.gui]
 
 
 def wait_laid_out(qtbot, grid, timeout=5000):
