@@ -61,7 +61,7 @@ def _edited_copies_set(args):
         with ProgressRenderer() as progress:
             built = build_edited_copies(args.folder, out, originals=args.originals, copies=args.copies,
                                         distractors=args.distractors, seed=args.seed,
-                                        strength=args.strength, progress=progress)
+                                        strength=args.strength, camera=args.camera, progress=progress)
         # With --json, stdout carries the report alone: the summary goes to stderr.
         print(f"Edited-copies set from {os.path.abspath(args.folder)}: {len(built.groups)} originals "
               f"x {args.copies} edited copies, {len(built.distractors)} distractors"

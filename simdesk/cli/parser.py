@@ -120,9 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--copies", type=int, default=3, metavar="N", help="edited copies per original (3)")
     e.add_argument("--distractors", type=int, default=400, metavar="N",
                    help="photos without copies, with --edited-copies (400)")
-    e.add_argument("--strength", choices=("standard", "hard"), default="standard",
+    e.add_argument("--strength", choices=("standard", "hard", "wide"), default="standard",
                    help="how strong the edits are (standard: web sizes, quality 30-60, crops keeping "
-                        "the subject)")
+                        "the subject; wide: down to a quarter of the side and quality 15)")
+    e.add_argument("--camera", action="store_true",
+                   help="originals carry camera EXIF; copies none, or an editor's Software tag "
+                        "(measures whether the original is kept)")
     e.add_argument("--seed", type=int, default=7, help="which photos and edits (the set is reproducible)")
     e.add_argument("--keep-set", metavar="OUT", help="write the built set here and keep it "
                                                        "(an empty or new folder)")

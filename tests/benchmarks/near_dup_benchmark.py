@@ -1,25 +1,34 @@
 """Near-duplicate detection quality: edited copies of real photos among photos of the same subjects.
 
-    python tests/benchmarks/near_dup_benchmark.py [--strength standard|hard] [--cache DIR] [--more]
+    python tests/benchmarks/near_dup_benchmark.py [--quick] [--sizes 500,1000,2500,5000]
+                                                  [--originals N] [--no-camera] [--json FILE]
+    python tests/benchmarks/near_dup_benchmark.py --descriptors [--strength standard|hard] [--more]
 
-The photo set (``near_dup_data.py``): 300 originals (150 from ``animals``, 150 from
-``imagenette-val``), 3 edited copies of each (resize, recompress, crop, recolour, small rotation,
-90-degree rotation, caption, alone and combined; every recipe equally often), and 1,500 distractors
-from the same folders (the same cats, dogs, pandas and Imagenette classes, no copy). A true pair is
-two photos of one group (an original and a copy, or two copies); every other pair is false.
-The burst frames (``../shared/data/burst-frames``) and ``near-dup-rooms`` sit in the same library.
+The main report uses simdesk's public API only: ``Library(...).index()``,
+``prepare_duplicates()``, ``find_duplicates()`` and ``duplicate_groups(scan[, threshold])``, so it
+runs unchanged before and after a rework of the scan. Its sets (``near_dup_data.py``): camera
+originals from ``animals`` and ``imagenette-val`` (equal shares; camera EXIF, see
+``simdesk.eval.edited_copies``), 3 edited copies of each from every edit family of
+``edited_copies.RECIPES`` (each family equally often: keep the originals per folder a multiple of
+16), and other photos of the same folders with no copy, so that libraries of 500 to 5,000 real
+photos hold the same groups among more look-alikes. The burst frames (``burst-frames``: 120
+consecutive frames, no two are copies) and the same-room shots (``near-dup-rooms``: similar shots,
+except one byte-identical pair) are indexed into every library as negatives.
 
-Everything runs through simdesk's own code: a temporary ``Library`` indexes the folder
-(``Library.index``), computes the duplicate descriptors (``Library.prepare_duplicates``) and scans
-(``Library.find_duplicates``); the table of alternatives re-scores the same stored vectors (and,
-for the last-layer poolings, ``decode_image`` + ``Embedder.feature_maps`` + ``pooling``) with the
-engine's ``Whitening`` and ``similar_pairs``. Decoded features and the library are cached in
-``--cache`` (default: a folder under the system temp dir), so a second run takes seconds.
+Reported per library size and per edit family: recall at the default threshold (a copy in an
+offered group with its original), precision at the default (of every pair in offered groups),
+recall at pair precision >= 0.99 (the best over a sweep of ``duplicate_groups(scan, t)`` from the
+scan's floor, ``--sweep-step`` apart), the share of groups that keep the original, and the pairs of
+different shots offered for the Trash (``offered(group)``: kinds "identical", "copy", "exact",
+"near"; never "similar_shot"). Libraries grow from one another (a copy of the smaller library's
+folder plus the photos a size adds), so each photo is embedded once; sets and libraries are cached
+in ``--cache`` (default: a folder under the system temp dir) and a second run takes seconds.
+``--quick``: 64 originals, libraries of 500 and 1,000 photos (about a minute or two on 2 cores).
 
-Printed: pairwise precision, recall and F1 at the default threshold (raw pairs and after complete-
-linkage grouping), recall at precision >= 0.99 for each descriptor option, a two-fold check of the
-calibrated threshold, recall by edit, small libraries, and how burst frames and same-room shots
-are treated at several slider positions.
+``--descriptors``: the older descriptor study instead (300 originals with the earlier recipes'
+strengths, 1,500 distractors): descriptor alternatives re-scored with the engine's internals
+(``Whitening``, ``similar_pairs``, ``pooling``), a two-fold check of the calibrated threshold,
+recall by edit, small libraries, and burst frames and same-room shots at several slider positions.
 """
 
 from __future__ import annotations
@@ -34,15 +43,23 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from near_dup_data import SHARED, build_set, feature_maps  # noqa: E402
+from near_dup_data import (BURSTS, IDENTICAL_ROOMS, ROOMS, SHARED, LibrarySets,  # noqa: E402
+                           build_library_sets, build_set, feature_maps)
 
 from simdesk.core.duplicates import grouping as duplicates  # noqa: E402
+from simdesk.core.library import Library  # noqa: E402
 from simdesk.core.models import catalog as models  # noqa: E402
 from simdesk.eval import duplicates as eval_duplicates  # noqa: E402
-from simdesk.core.duplicates.descriptors import descriptor_spaces  # noqa: E402
-from simdesk.core.duplicates.grouping import Whitening, similar_pairs  # noqa: E402
-from simdesk.core.library import Library  # noqa: E402
-from simdesk.core.pooling import l2_normalize, pool  # noqa: E402
+from simdesk.eval.edited_copies import FAMILIES  # noqa: E402
+
+try:  # the descriptor study (--descriptors) re-scores with the engine's internals
+    from simdesk.core.duplicates.descriptors import descriptor_spaces  # noqa: E402
+    from simdesk.core.duplicates.grouping import Whitening, similar_pairs  # noqa: E402
+    from simdesk.core.pooling import l2_normalize, pool  # noqa: E402
+except ImportError as exc:  # the main report uses the public API only and runs without them
+    INTERNALS_MISSING: ImportError | None = exc
+else:
+    INTERNALS_MISSING = None
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -145,16 +162,10 @@ def stored(library: Library, space, paths: list[str]) -> np.ndarray:
 # -- the report -------------------------------------------------------------------------------------
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--strength", choices=("standard", "hard"), default="standard")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "simdesk-neardup")
-    parser.add_argument("--distractors", type=int, default=1500,
-                        help="photos with no copy (default 1500; up to about 4000)")
-    parser.add_argument("--more", action="store_true",
-                        help="also mirrored-view averaging and regional (R-MAC) descriptors of the last "
-                             "layer (one more pass of the model)")
-    args = parser.parse_args()
+def descriptor_study(args) -> int:
+    """The descriptor study (``--descriptors``): alternatives re-scored with the engine's internals."""
+    if INTERNALS_MISSING is not None:
+        raise SystemExit(f"the descriptor study needs the engine's internals: {INTERNALS_MISSING}")
     cache = args.cache
     cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("SIMDESK_MODELS_DIR", str(cache / "models"))
@@ -309,6 +320,316 @@ def main() -> int:
         print(f"  threshold {t:.2f}: {frames}/{len(bursts)} burst frames in {len(in_burst)} groups "
               f"(largest {sizes[0] if sizes else 0}); rooms: {len(in_rooms)} groups "
               f"({room_exact} byte-identical)")
+    return 0
+
+
+# -- the library-size report (public API only) ------------------------------------------------------
+
+OFFERED_KINDS = {"identical", "copy", "exact", "near"}  # "similar_shot" groups are never offered
+QUICK = {"originals": 64, "sizes": [500, 1000]}
+FULL = {"originals": 160, "sizes": [500, 1000, 2500, 5000]}
+TARGET_PRECISION = 0.99
+
+
+def offered(group) -> bool:
+    """Whether the app offers the group's extras for the Trash (before and after the group kinds)."""
+    return group.kind in OFFERED_KINDS
+
+
+def size_libraries(cache: Path, built: LibrarySets, sizes: list[int]):
+    """One library per size, each grown from the previous one (a copy of its folder plus a level).
+
+    Yields (size, library). Only the photos a level adds are
+    embedded and described; a library already built in ``cache`` is reused as it is.
+    """
+    import shutil
+
+    previous = None
+    for k, size in enumerate(sizes):
+        lib_dir = built.folder / f"library-{size}"
+        done = lib_dir / "benchmark-ready"
+        if not done.is_file():
+            shutil.rmtree(lib_dir, ignore_errors=True)
+            if previous is not None:
+                shutil.copytree(previous, lib_dir)  # closed: no write-ahead log left behind
+                (lib_dir / done.name).unlink()  # this one still has a level to index
+        library = Library(lib_dir)
+        seconds = 0.0
+        if not done.is_file():
+            if library.model_name != models.OFFLINE_MODEL or not library.model_chosen:
+                library.set_model(models.OFFLINE_MODEL)
+            for folder in (*built.sets, BURSTS, ROOMS, built.levels[k]):
+                library.add_folder(folder)
+            start = time.perf_counter()
+            report = library.index(workers=2)
+            prep = library.prepare_duplicates(workers=2)
+            seconds = time.perf_counter() - start
+            print(f"library of {size}: embedded {report.embedded} photos and described {prep.computed} "
+                  f"in {seconds:.0f} s", flush=True)
+            library.close()
+            done.write_text("indexed and prepared\\n")
+            library = Library(lib_dir)
+        yield size, library
+        library.close()
+        previous = lib_dir
+
+
+def groups_at(library: Library, scan, threshold: float | None):
+    """The scan's groups at ``threshold`` (None: the default), as the app lists them."""
+    return library.duplicate_groups(scan) if threshold is None else library.duplicate_groups(scan, threshold)
+
+
+class Truth:
+    """The set's photos by path, with what a group of them should and should not hold."""
+
+    def __init__(self, photos):
+        self.by_path = {os.path.realpath(p.path): p for p in photos}
+        self.original_of = {p.group: os.path.realpath(p.path) for p in photos if p.role == "original"}
+
+    def photo(self, path: str):
+        return self.by_path.get(os.path.realpath(path))
+
+    def same(self, a, b) -> bool:
+        return a is not None and b is not None and a.group >= 0 and a.group == b.group
+
+
+def families_of(photo) -> set[str]:
+    return set(photo.recipe.split("+")) & set(FAMILIES) if photo.recipe else set()
+
+
+def larger_than_original(photo, original) -> bool:
+    """A copy with more pixels or more bytes than its original (the keep rule must not prefer it)."""
+    from PIL import Image
+
+    with Image.open(photo.path) as a, Image.open(original.path) as b:
+        more_pixels = a.size[0] * a.size[1] > b.size[0] * b.size[1]
+    return more_pixels or os.path.getsize(photo.path) > os.path.getsize(original.path)
+
+
+def score_groups(groups, truth: Truth) -> dict:
+    """Pair counts of one grouping: what is offered, what is true, which copies sit with their original."""
+    found_pairs = true_found = 0
+    copy_pairs: dict[str, list[int]] = {}  # copy path -> [offered pairs it is in, true ones]
+    with_original: dict[str, tuple[bool, bool, str]] = {}  # copy path -> (offered, grouped, kept path)
+    burst = rooms = other_false = wrong_extras = 0
+    identical_offered = False
+    for group in groups:
+        members = [truth.photo(m.path) for m in group.members]
+        kept = truth.photo(group.keep)
+        paths = [os.path.realpath(m.path) for m in group.members]
+        is_offered = offered(group)
+        for px in members:
+            if px is not None and px.role == "copy" and truth.original_of.get(px.group) in paths:
+                with_original[os.path.realpath(px.path)] = (is_offered, True, os.path.realpath(group.keep))
+        if not is_offered:
+            continue
+        for extra in group.extras:
+            if not truth.same(truth.photo(extra.path), kept):
+                wrong_extras += 1
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                true = truth.same(a, b)
+                found_pairs += 1
+                true_found += true
+                for p in (a, b):
+                    if p is not None and p.role == "copy":
+                        row = copy_pairs.setdefault(os.path.realpath(p.path), [0, 0])
+                        row[0] += 1
+                        row[1] += true
+                if true and a.role == "room":
+                    identical_offered = True
+                elif not true:
+                    roles = {a.role if a else "?", b.role if b else "?"}
+                    if roles == {"burst"}:
+                        burst += 1
+                    elif roles == {"room"}:
+                        rooms += 1
+                    else:
+                        other_false += 1
+    return {"found": found_pairs, "true": true_found, "copy_pairs": copy_pairs,
+            "with_original": with_original, "burst": burst, "rooms": rooms, "other_false": other_false,
+            "wrong_extras": wrong_extras, "identical_offered": identical_offered}
+
+
+def copy_recall(score: dict, copies: list, pick=lambda c: True) -> tuple[float, int]:
+    chosen = [c for c in copies if pick(c)]
+    if not chosen:
+        return float("nan"), 0
+    hits = sum(1 for c in chosen if score["with_original"].get(os.path.realpath(c.path), (False,))[0])
+    return hits / len(chosen), len(chosen)
+
+
+def report_size(size: int, library: Library, truth: Truth, photos, sweep_step: float) -> dict:
+    floor = getattr(duplicates, "SLIDER_MIN", 0.30)
+    start = time.perf_counter()
+    scan = library.find_duplicates(floor=floor)  # the default threshold; pairs kept down to the floor
+    scan_seconds = time.perf_counter() - start
+    in_library = {os.path.realpath(m.path) for m in scan.photos}
+    copies = [p for p in photos if p.role == "copy" and os.path.realpath(p.path) in in_library]
+    originals = {p.group: p for p in photos if p.role == "original"}
+    start = time.perf_counter()
+    default_groups = groups_at(library, scan, None)
+    group_seconds = time.perf_counter() - start
+    default = score_groups(default_groups, truth)
+    # The sweep: every threshold the scan can group at, in steps; pair precision over all offered pairs.
+    thresholds = np.round(np.arange(np.ceil(scan.floor / sweep_step) * sweep_step, 1.0 + 1e-9, sweep_step), 4)
+    best = None  # (recall, threshold, score)
+    best_set = None  # the same with precision over the edited-copies set's pairs only (no bursts, rooms)
+    for t in thresholds:
+        try:
+            score = score_groups(groups_at(library, scan, float(t)), truth)
+        except Exception as exc:  # a scan that cannot group at this threshold
+            print(f"  (no groups at {t:.2f}: {exc})", flush=True)
+            continue
+        precision = score["true"] / score["found"] if score["found"] else 1.0
+        recall, _ = copy_recall(score, copies)
+        if precision >= TARGET_PRECISION and (best is None or recall > best[0]):
+            best = (recall, float(t), score)
+        set_found = score["found"] - score["burst"] - score["rooms"] - score["identical_offered"]
+        set_precision = (score["true"] - score["identical_offered"]) / set_found if set_found else 1.0
+        if set_precision >= TARGET_PRECISION and (best_set is None or recall > best_set[0]):
+            best_set = (recall, float(t))
+    larger = {c.path for c in copies if larger_than_original(c, originals[c.group])}
+    rows = {}
+
+    def row(name: str, pick):
+        rec, n = copy_recall(default, copies, pick)
+        if not n:
+            return
+        # Precision: of the offered pairs these copies are in (a pair of two such copies counts twice).
+        pairs = [default["copy_pairs"].get(os.path.realpath(c.path), [0, 0]) for c in copies if pick(c)]
+        found, true = sum(p[0] for p in pairs), sum(p[1] for p in pairs)
+        precision = true / found if found else float("nan")
+        r99 = copy_recall(best[2], copies, pick)[0] if best else 0.0
+        grouped = [c for c in copies if pick(c) and os.path.realpath(c.path) in default["with_original"]]
+        kept = sum(1 for c in grouped
+                   if default["with_original"][os.path.realpath(c.path)][2]
+                   == os.path.realpath(originals[c.group].path))
+        rows[name] = {"copies": n, "recall": rec, "precision": precision, "recall_p99": r99,
+                      "grouped_with_original": len(grouped),
+                      "original_kept": kept / len(grouped) if grouped else float("nan")}
+
+    for fam in FAMILIES:
+        row(fam, lambda c, fam=fam: fam in families_of(c))
+    row("(one edit)", lambda c: len(families_of(c)) == 1)
+    row("(two edits)", lambda c: len(families_of(c)) == 2)
+    row("(three edits)", lambda c: len(families_of(c)) == 3)
+    row("(no EXIF)", lambda c: c.metadata == "none")
+    row("(editor EXIF)", lambda c: c.metadata == "edited")
+    row("(larger than the original)", lambda c: c.path in larger)
+    row("(all copies)", lambda c: True)
+    precision = default["true"] / default["found"] if default["found"] else 1.0
+    groups_with_original = {}
+    for c in copies:
+        hit = default["with_original"].get(os.path.realpath(c.path))
+        if hit:
+            groups_with_original[c.group] = hit[2] == os.path.realpath(originals[c.group].path)
+    bursts = sum(1 for m in scan.photos if os.path.realpath(m.path).startswith(str(BURSTS.resolve())))
+    return {
+        "size": size, "photos": len(scan.photos), "copies": len(copies), "larger": len(larger),
+        "floor": scan.floor, "default_threshold": scan.threshold,
+        "recall": copy_recall(default, copies)[0], "precision": precision,
+        "pairs_offered": default["found"],
+        "recall_p99": best[0] if best else 0.0, "threshold_p99": best[1] if best else float("nan"),
+        "recall_p99_set": best_set[0] if best_set else 0.0,
+        "threshold_p99_set": best_set[1] if best_set else float("nan"),
+        "groups_keeping_original": (sum(groups_with_original.values()) / len(groups_with_original)
+                                    if groups_with_original else float("nan")),
+        "groups_with_original": len(groups_with_original),
+        "burst_pairs": default["burst"], "room_pairs": default["rooms"], "other_false": default["other_false"],
+        "wrong_extras": default["wrong_extras"], "identical_rooms_offered": default["identical_offered"],
+        "bursts": bursts, "kinds": sorted({g.kind for g in default_groups}),
+        "scan_s": scan_seconds, "group_s": group_seconds, "families": rows,
+    }
+
+
+def _f(v: float, digits: int = 3) -> str:
+    return "–" if v != v else f"{v:.{digits}f}"
+
+
+def print_report(results: list[dict], args) -> None:
+    print("\n## Near-duplicates by library size\n")
+    print(f"Originals x 3 copies among other photos of `animals` and `imagenette-val` (size = originals + "
+          f"photos with no copy), plus {results[0]['bursts']} burst frames and the 24 same-room shots. "
+          f"Recall: copies grouped with their original in an offered group at the default threshold. "
+          f"Precision: of all pairs in offered groups. R@P{TARGET_PRECISION}: the best recall over the "
+          f"thresholds {args.sweep_step:g} apart from the scan's floor whose pair precision is >= "
+          f"{TARGET_PRECISION}; \"without similar shots\": the same with the precision of the pairs that "
+          f"involve no burst frame or room shot (what the negatives cost). Kept: groups with an original "
+          f"and its copy that keep the original.\n")
+    print("| size | photos | copies | default | recall | precision | pairs offered | R@P0.99 | at | "
+          "R@P0.99 without similar shots | at | original kept | burst pairs offered | room pairs offered | other false pairs | photos wrongly "
+          "offered | identical rooms offered | scan s |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:--:|---:|")
+    for r in results:
+        print(f"| {r['size']} | {r['photos']} | {r['copies']} | {r['default_threshold']:.2f} | "
+              f"{_f(r['recall'])} | {_f(r['precision'])} | {r['pairs_offered']} | {_f(r['recall_p99'])} | "
+              f"{_f(r['threshold_p99'], 2)} | {_f(r['recall_p99_set'])} | {_f(r['threshold_p99_set'], 2)} | "
+              f"{_f(r['groups_keeping_original'])} "
+              f"({r['groups_with_original']}) | {r['burst_pairs']} | {r['room_pairs']} | {r['other_false']} | "
+              f"{r['wrong_extras']} | {'yes' if r['identical_rooms_offered'] else 'no'} | "
+              f"{r['scan_s'] + r['group_s']:.1f} |")
+    print(f"\nGroup kinds seen: {', '.join(sorted({k for r in results for k in r['kinds']}))}. "
+          f"Copies larger than their original (pixels or bytes): {results[0]['larger']} of "
+          f"{results[0]['copies']}.")
+    for r in results:
+        print(f"\n### {r['size']} photos: by edit family (a copy counts for every family in its recipe)\n")
+        print("| family | copies | recall | precision | R@P0.99 | original kept |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, row in r["families"].items():
+            print(f"| {name} | {row['copies']} | {_f(row['recall'])} | {_f(row['precision'])} | "
+                  f"{_f(row['recall_p99'])} | {_f(row['original_kept'])} ({row['grouped_with_original']}) |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK['originals']} originals, libraries of {QUICK['sizes']} photos "
+                             "(a few minutes on 2 cores)")
+    parser.add_argument("--originals", type=int, help=f"default {FULL['originals']}")
+    parser.add_argument("--sizes", type=lambda v: [int(x) for x in v.split(",")],
+                        help=f"library sizes, comma-separated (default {','.join(map(str, FULL['sizes']))})")
+    parser.add_argument("--no-camera", action="store_true",
+                        help="originals as byte copies of the shared photos (no camera EXIF)")
+    parser.add_argument("--sweep-step", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "simdesk-neardup")
+    study = parser.add_argument_group("the descriptor study (--descriptors; the engine's internals)")
+    study.add_argument("--descriptors", action="store_true",
+                       help="instead: descriptor alternatives on the older 1,800-photo set (also "
+                            "chosen by any option of the study, as its command lines were before)")
+    study.add_argument("--strength", choices=("standard", "hard"))
+    study.add_argument("--distractors", type=int,
+                       help="photos with no copy (default 1500; up to about 4000)")
+    study.add_argument("--more", action="store_true",
+                       help="also mirrored-view averaging and regional (R-MAC) descriptors of the last "
+                            "layer (one more pass of the model)")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("SIMDESK_MODELS_DIR", str(args.cache / "models"))
+    if not (models.models_dir() / models.OFFLINE_MODEL).is_dir():
+        models.install_efficientnet_lite0()
+    if args.descriptors or args.strength or args.distractors is not None or args.more:
+        args.strength = args.strength or "standard"
+        args.distractors = 1500 if args.distractors is None else args.distractors
+        return descriptor_study(args)
+    preset = QUICK if args.quick else FULL
+    originals = args.originals or preset["originals"]
+    sizes = sorted(args.sizes or preset["sizes"])
+    started = time.perf_counter()
+    built = build_library_sets(args.cache, originals, sizes, seed=args.seed, camera=not args.no_camera)
+    truth = Truth(built.photos)
+    results = []
+    for size, library in size_libraries(args.cache, built, sizes):
+        results.append(report_size(size, library, truth, built.photos, args.sweep_step))
+    print_report(results, args)
+    print(f"\n({time.perf_counter() - started:.0f} s in all; model {models.OFFLINE_MODEL}; cache {built.folder})")
+    if args.json:
+        import json
+
+        args.json.write_text(json.dumps(results, indent=1, default=float))
     return 0
 
 
