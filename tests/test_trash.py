@@ -192,9 +192,9 @@ def test_never_through_a_symlink(indexed, photos, tmp_path):
 
 
 def test_a_link_to_the_file_is_not_another_copy(indexed, photos, tmp_path):
-    lone = tmp_path / "lone.jpg"
+    lone = photos / "lone.jpg"  # in the library: a photo outside it is never moved at all
     draw_photo(lone, seed=9)
-    link = tmp_path / "link-to-lone.jpg"
+    link = photos / "link-to-lone.jpg"
     os.symlink(lone, link)
     st = os.stat(lone)
     survivor = duplicates.Member(1, str(link), st.st_size, st.st_mtime_ns, b"x", 1, 1, None)
@@ -247,6 +247,7 @@ def test_planned_row_is_committed_before_the_move_and_reconciled_after_a_crash(i
     with pytest.raises(Crash):
         indexed.trash_duplicates(indexed.plan_trash([group], {victim}))
     monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg.parent))  # undo() dropped it: the same Trash again
     (row,) = seen_rows
     assert row.original_path == victim and row.group_key == group.key and row.trashed_path
     assert row.size == os.stat(victim).st_size and row.content_hash == group.kept.content_hash
@@ -273,6 +274,7 @@ def test_crash_right_after_the_move_is_settled_as_trashed(indexed, photos, xdg, 
     with pytest.raises(Crash):
         indexed.trash_duplicates(indexed.plan_trash([group], {victim}))
     monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg.parent))  # undo() dropped it: the same Trash again
     assert indexed.store.photo_by_path(victim) is not None  # the index did not hear of it yet
     report = indexed.reconcile_trash()
     assert report.settled == [(victim, "found in the Trash: the move had finished")]
@@ -333,12 +335,15 @@ def test_a_file_on_another_drive_uses_that_drives_trash(indexed, photos, xdg, tm
     drive = tmp_path / "drive"
     drive.mkdir()
     shutil.copy2(photos / "a.jpg", drive / "a.jpg")
+    indexed.add_folder(drive)  # only library photos ever move
     monkeypatch.setattr(trash, "_device_of_nearest", lambda path: -1)  # home trash: elsewhere
     monkeypatch.setattr(trash, "_mount_point", lambda directory: str(drive))
     group = exact_group(indexed)
     st = os.stat(drive / "a.jpg")
-    item = trash.TrashItem(str(drive / "a.jpg"), st.st_size, st.st_mtime_ns, b"x", "g", group.members)
+    item = trash.TrashItem(str(drive / "a.jpg"), st.st_size, st.st_mtime_ns, group.kept.content_hash, "g",
+                           group.members)
     report = trash.move_to_trash(indexed.store, TrashPlan([item]))
+    assert not report.skipped, report.skipped
     user_trash = drive / f".Trash-{os.getuid()}"
     assert report.moved == [(str(drive / "a.jpg"), str(user_trash / "files" / "a.jpg"))]
     assert stat.S_IMODE(os.stat(user_trash).st_mode) == 0o700
@@ -440,3 +445,91 @@ def test_chosen_photos_keep_the_other_rules(indexed, photos, tmp_path):
     assert "not in the library" in reasons[str(outside)]
     assert "reference" in reasons[str(photos / "album" / "a.jpg")]
     assert changed.exists() and link.is_symlink() and outside.exists()
+
+
+# -- undo checks what it restores, and every path the journal gives back ------------------------------
+
+
+def _empty_trash(xdg):
+    for sub in ("files", "info"):
+        for name in os.listdir(xdg / sub):
+            os.remove(xdg / sub / name)
+
+
+@pytest.mark.parametrize("same_size", [False, True])
+def test_undo_never_restores_an_unrelated_file_of_the_same_name(indexed, photos, xdg, same_size):
+    victim = photos / "a copy.jpg"
+    size = victim.stat().st_size
+    report = indexed.trash_files([str(victim)])
+    _empty_trash(xdg)
+    # The file manager trashes an unrelated file that happens to have the same name.
+    stranger = b"x" * size if same_size else b"someone else's file"
+    (xdg / "files" / "a copy.jpg").write_bytes(stranger)
+    (xdg / "info" / "a copy.jpg.trashinfo").write_text("[Trash Info]\nPath=/elsewhere/a%20copy.jpg\n")
+    undone = indexed.undo_trash(report.batch)
+    assert undone.restored == [] and not victim.exists()
+    assert undone.refused[0][0] == str(victim) and "different file" in undone.refused[0][1]
+    assert (xdg / "files" / "a copy.jpg").read_bytes() == stranger
+    assert (xdg / "info" / "a copy.jpg.trashinfo").exists()
+
+
+def _set_row(library, batch, **columns):
+    sets = ", ".join(f"{name} = ?" for name in columns)
+    values = [os.fsencode(str(v)) if v is not None else None for v in columns.values()]
+    with library.store.transaction():
+        library.store.connection.execute(f"UPDATE trash_journal SET {sets} WHERE batch = ?", (*values, batch))
+
+
+def test_undo_touches_nothing_a_hand_edited_journal_row_names(indexed, photos, xdg, tmp_path):
+    report = indexed.trash_files([str(photos / "other.jpg")])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_bytes(b"not a photo")
+    (elsewhere / "keep.trashinfo").write_bytes(b"mine")
+    _set_row(indexed, report.batch, trashed_path=elsewhere / "secret.txt",
+             info_path=elsewhere / "keep.trashinfo")
+    undone = indexed.undo_trash(report.batch)
+    assert undone.restored == [] and "outside any Trash" in undone.refused[0][1]
+    assert (elsewhere / "secret.txt").read_bytes() == b"not a photo"
+    assert (elsewhere / "keep.trashinfo").read_bytes() == b"mine"
+    assert not (photos / "other.jpg").exists()
+
+
+def test_undo_never_restores_outside_the_library(indexed, photos, xdg, tmp_path):
+    report = indexed.trash_files([str(photos / "other.jpg")])
+    for original in (f"{photos}/../escaped.jpg", tmp_path / "outside" / "other.jpg"):
+        _set_row(indexed, report.batch, original_path=original)
+        undone = indexed.undo_trash(report.batch)
+        assert undone.restored == [] and "not restored" in undone.refused[0][1]
+    assert not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "outside").exists()
+    assert (xdg / "files" / "other.jpg").exists()
+
+
+def test_reconcile_never_deletes_an_info_path_outside_the_trash(indexed, photos, xdg, tmp_path):
+    victim = photos / "other.jpg"
+    st = victim.stat()
+    precious = tmp_path / "precious.jpg"
+    precious.write_bytes(b"precious")
+    with indexed.store.transaction():
+        indexed.store.connection.execute(
+            "INSERT INTO trash_journal(batch, original_path, trashed_path, info_path, size, mtime_ns, "
+            "state, at) VALUES ('b', ?, ?, ?, ?, ?, 'planned', 0)",
+            (os.fsencode(str(victim)), os.fsencode(str(xdg / "files" / "other.jpg")),
+             os.fsencode(str(precious)), st.st_size, st.st_mtime_ns))
+    indexed.reconcile_trash()
+    assert precious.read_bytes() == b"precious" and victim.exists()
+    assert {e.state for e in trash.journal(indexed.store, "b")} == {"failed"}
+
+
+def test_only_photos_inside_the_library_folders_are_trashed(indexed, photos, tmp_path):
+    outside = tmp_path / "outside.jpg"
+    shutil.copy2(photos / "a.jpg", outside)
+    st = outside.stat()
+    group = exact_group(indexed)
+    item = trash.TrashItem(str(outside), st.st_size, st.st_mtime_ns, group.kept.content_hash, group.key,
+                           group.members)
+    sneaky = trash.TrashItem(f"{photos}/../outside.jpg", st.st_size, st.st_mtime_ns,
+                             group.kept.content_hash, group.key, group.members)
+    report = trash.move_to_trash(indexed.store, TrashPlan([item, sneaky]))
+    assert report.moved == [] and all("not in the library" in why for _, why in report.skipped)
+    assert outside.exists()

@@ -44,3 +44,12 @@ def read_file_stable(path: str) -> tuple[bytes, os.stat_result]:
 def content_hash(data: bytes) -> bytes:
     # 128-bit BLAKE2b: fast, and collisions are not a practical concern at photo-library scale.
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def file_content_hash(path: str, chunk: int = 1 << 20) -> bytes:
+    """``content_hash`` of a file's bytes, read in chunks (a file need not fit in memory)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.digest()

@@ -38,7 +38,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
 from simdesk.core.duplicates.grouping import DuplicateGroup, Member
-from simdesk.core.paths import is_under, under_any
+from simdesk.core.paths import file_content_hash, is_under, under_any
 from simdesk.core.store import Store, decode_path, encode_path
 from simdesk.core.units import format_bytes
 
@@ -236,6 +236,75 @@ def _move_no_replace(src: str, dst: str) -> None:
     except OSError:
         os.unlink(dst)  # undo the link: the file stays where it was
         raise
+
+
+# -- paths read back from the journal ---------------------------------------------------------------
+#
+# The journal is a file anyone with the user's rights can edit: every path read back from it is
+# checked before simdesk moves or deletes anything it names.
+
+
+def _normalised(path: str | None) -> bool:
+    return bool(path) and os.path.isabs(path) and os.path.normpath(path) == path
+
+
+def _is_trash_root(root: str) -> bool:
+    """A folder the spec puts a Trash in: the home trash, ``$top/.Trash/$uid`` or ``$top/.Trash-$uid``."""
+    uid = str(os.getuid())
+    if root == os.path.normpath(os.path.abspath(home_trash())):
+        return True
+    name, parent = os.path.basename(root), os.path.dirname(root)
+    try:
+        if name == f".Trash-{uid}":
+            return _mount_point(parent) == os.path.realpath(parent)
+        if name == uid and os.path.basename(parent) == ".Trash":
+            top = os.path.dirname(parent)
+            return _mount_point(top) == os.path.realpath(top)
+    except OSError:
+        return False
+    return False
+
+
+def trashed_path_problem(trashed: str | None, info: str | None) -> str | None:
+    """Why a journal's (trashed file, .trashinfo) pair is not one simdesk could have written (None: fine).
+
+    The file must lie directly in a Trash's ``files/`` folder, its info file be the matching
+    ``info/NAME.trashinfo`` of that same Trash.
+    """
+    if not _normalised(trashed):
+        return "the journal's Trash path is not a plain absolute path"
+    files_dir = os.path.dirname(trashed)
+    root = os.path.dirname(files_dir)
+    if os.path.basename(files_dir) != "files" or not _is_trash_root(root):
+        return "the journal names a place outside any Trash folder"
+    if info is not None and info != os.path.join(root, "info", os.path.basename(trashed) + ".trashinfo"):
+        return "the journal's .trashinfo path does not belong to the trashed file"
+    return None
+
+
+def info_path_problem(info: str | None) -> str | None:
+    """Why a journal's .trashinfo path must not be deleted (None: it is a Trash's info file)."""
+    if not _normalised(info) or not info.endswith(".trashinfo"):
+        return "not a .trashinfo file"
+    info_dir = os.path.dirname(info)
+    if os.path.basename(info_dir) != "info" or not _is_trash_root(os.path.dirname(info_dir)):
+        return "not in a Trash's info folder"
+    return None
+
+
+def original_path_problem(original: str, folders: Iterable[str]) -> str | None:
+    """Why a photo must not be moved to or from ``original`` (None: it is inside a library folder)."""
+    if not _normalised(original):
+        return "not a plain absolute path"
+    folders = [os.path.normpath(os.path.abspath(f)) for f in folders]
+    if not under_any(original, folders):
+        return "outside the library's folders"
+    # The entry itself is what moves (never what a link points to); the folders above it must not
+    # lead out of the library.
+    real = os.path.join(os.path.realpath(os.path.dirname(original)), os.path.basename(original))
+    if not under_any(real, [os.path.realpath(f) for f in folders]):
+        return "leads outside the library's folders (through a link)"
+    return None
 
 
 # -- the plan ----------------------------------------------------------------------------------------
@@ -437,11 +506,14 @@ def _unchanged(st: os.stat_result, size: int, mtime_ns: int) -> bool:
     return st.st_size == size and st.st_mtime_ns == mtime_ns
 
 
-def _why_not(item: TrashItem, reference_folders: Sequence[str]) -> str | None:
+def _why_not(item: TrashItem, reference_folders: Sequence[str], library_folders: Sequence[str]) -> str | None:
     """Why this file must not move now (None: it may)."""
     path = item.path
     if _real_in_folders(path, reference_folders):
         return "in a reference folder: never deleted"
+    outside = original_path_problem(path, library_folders)
+    if outside is not None:
+        return f"not in the library: {outside}"
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -477,8 +549,9 @@ def move_to_trash(store: Store, plan: TrashPlan, reference_folders: Sequence[str
     reconcile(store)
     report = TrashReport(batch=f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}")
     report.skipped.extend(plan.skipped)
+    library_folders = list(store.folders())
     for item in plan.items:
-        why = _why_not(item, reference_folders)
+        why = _why_not(item, reference_folders, library_folders)
         if why is not None:
             report.skipped.append((item.path, why))
             continue
@@ -564,17 +637,24 @@ def undo(store: Store, batch: str | None = None) -> UndoReport:
     entries = journal(store, batch=batch, state=TRASHED)
     if not entries and not journal(store, batch=batch):
         raise TrashError(f"no trash action {batch!r} in this library")
+    folders = list(store.folders())
     for entry in entries:
         original, trashed = entry.original_path, entry.trashed_path
-        if trashed is None or not os.path.lexists(trashed):
+        bad = original_path_problem(original, folders) or trashed_path_problem(trashed, entry.info_path)
+        if bad is not None:
+            # A row simdesk did not write (edited by hand, or damaged): nothing it names is touched.
+            report.refused.append((original, f"not restored: {bad}"))
+            continue
+        if not os.path.lexists(trashed):
             try:
                 back = _unchanged(os.stat(original), entry.size, entry.mtime_ns)
             except OSError:
                 back = False
-            if back:  # put back by hand (the desktop's Trash "Restore")
+            if back:  # put back by hand (the desktop's Trash "Restore"), or by an interrupted undo
+                report.reindexed += _reindex(store, original, entry)
+                _remove_info(entry.info_path)
                 _journal_update(store, entry.id, state=RESTORED, message="restored outside simdesk")
                 report.restored.append(original)
-                report.reindexed += _reindex(store, original, entry)
             else:
                 _journal_update(store, entry.id, state=FAILED, message="no longer in the Trash")
                 report.refused.append((original, "no longer in the Trash (emptied?)"))
@@ -582,6 +662,10 @@ def undo(store: Store, batch: str | None = None) -> UndoReport:
         if os.path.lexists(original):
             report.refused.append((original, "a file now exists at this path; the trashed copy stays "
                                              f"in the Trash ({trashed})"))
+            continue
+        different = _not_the_trashed_file(trashed, entry)
+        if different is not None:
+            report.refused.append((original, f"{different}; it stays in the Trash ({trashed})"))
             continue
         try:
             os.makedirs(os.path.dirname(original), exist_ok=True)
@@ -593,12 +677,37 @@ def undo(store: Store, batch: str | None = None) -> UndoReport:
         except OSError as exc:
             report.refused.append((original, f"could not be put back: {exc.strerror or exc}"))
             continue
-        if entry.info_path:
-            Path(entry.info_path).unlink(missing_ok=True)
+        # Each step below is safe to repeat: a kill between them is finished by the next undo.
+        report.reindexed += _reindex(store, original, entry)
+        _remove_info(entry.info_path)
         _journal_update(store, entry.id, state=RESTORED, message=None)
         report.restored.append(original)
-        report.reindexed += _reindex(store, original, entry)
     return report
+
+
+def _remove_info(info: str | None) -> None:
+    if info is not None and info_path_problem(info) is None:
+        Path(info).unlink(missing_ok=True)
+
+
+def _not_the_trashed_file(trashed: str, entry: JournalEntry) -> str | None:
+    """Why the file now at ``trashed`` is not the one this entry moved there (None: it is)."""
+    try:
+        st = os.lstat(trashed)
+    except OSError as exc:
+        return f"cannot check the file in the Trash: {exc.strerror or exc}"
+    if not stat.S_ISREG(st.st_mode):
+        return "the Trash holds something else than a regular file under its name"
+    if st.st_size != entry.size:
+        return "the Trash holds a different file under its name (the size differs)"
+    if entry.content_hash is None:
+        return "the journal has no content hash to check the file in the Trash against"
+    try:
+        if file_content_hash(trashed) != entry.content_hash:
+            return "the Trash holds a different file under its name (the content differs)"
+    except OSError as exc:
+        return f"cannot read the file in the Trash: {exc.strerror or exc}"
+    return None
 
 
 def _reindex(store: Store, path: str, entry: JournalEntry) -> int:
@@ -643,6 +752,14 @@ def reconcile(store: Store) -> ReconcileReport:
     report = ReconcileReport()
     for entry in journal(store, state=PLANNED):
         original, trashed, info = entry.original_path, entry.trashed_path, entry.info_path
+        bad = (trashed_path_problem(trashed, info) if trashed is not None else None) or (
+            info_path_problem(info) if info is not None else None)
+        if bad is not None or not _normalised(original):
+            _journal_update(store, entry.id, state=FAILED,
+                            message=f"interrupted; the journal row is not one simdesk wrote "
+                                    f"({bad or 'odd original path'}); nothing touched")
+            report.settled.append((original, "a journal row simdesk did not write; nothing touched"))
+            continue
         at_original = os.path.lexists(original)
         in_trash = trashed is not None and os.path.lexists(trashed)
         if in_trash and not at_original:
@@ -653,8 +770,7 @@ def reconcile(store: Store) -> ReconcileReport:
                 store.delete_photos([original])
             report.settled.append((original, "found in the Trash: the move had finished"))
         elif at_original and not in_trash:
-            if info:
-                Path(info).unlink(missing_ok=True)
+            _remove_info(info)
             _journal_update(store, entry.id, state=FAILED,
                             message="interrupted before the move; the file was not moved")
             report.settled.append((original, "still in place: the move had not happened"))
