@@ -24,7 +24,8 @@ from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest
 from simdesk.core.paths import ChangedWhileReading, read_file_stable
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
-from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
+from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
+                                salvage)
 
 DB_NAME = "library.db"
 SETTINGS_NAME = "settings.json"
@@ -89,6 +90,7 @@ class Library:
         self.notices: list[str] = []  # things the user should be told once (e.g. a rebuilt cache)
         self._settings = self._read_settings()
         self._local = threading.local()
+        self._checked = False  # the cache's pages were walked once (by this thread's first open)
         self._embedders: dict[tuple[str, str], Embedder] = {}
 
     # -- settings ------------------------------------------------------------------------------
@@ -186,16 +188,27 @@ class Library:
 
     def _open_store(self) -> Store:
         try:
-            store = Store(self.db_path)
+            store = Store(self.db_path, check=not self._checked)
+            self._checked = True
         except DamagedDatabaseError as exc:
+            # Only a file SQLite itself calls damaged gets here (busy, full, read-only and I/O
+            # errors raise DatabaseUnavailableError and leave it alone). What cannot be
+            # recomputed (the trash journal above all) is read out of it first.
+            found = salvage(self.db_path)
             aside = self._move_aside(self.db_path)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):  # kept beside it: the WAL may hold its latest writes
+                sidecar = Path(f"{self.db_path}{suffix}")
+                if sidecar.exists():
+                    os.replace(sidecar, f"{aside}{suffix}")
+            store = Store(self.db_path)
+            counts = restore_salvage(store, found)
+            kept = counts.get("trash_journal", 0)
+            saved = (f" {kept} trash journal entr{'y' if kept == 1 else 'ies'} (for undo) and the other "
+                     "choices it could still read were carried over." if counts else "")
             self.notices.append(
-                f"{exc} It was moved to {aside} and a new cache was started; run `simdesk index` "
+                f"{exc} It was moved to {aside} and a new cache was started;{saved} run `simdesk index` "
                 "to rebuild it. Your photos were not touched."
             )
-            store = Store(self.db_path)
         self._sync_folders(store)
         return store
 
