@@ -119,3 +119,56 @@ def test_damage_inside_the_file_is_detected_and_the_journal_salvaged(library_dir
     assert lib.undo_trash().restored == [victim] and _sha(victim) == digest
     assert lib.index().embedded == 7  # rebuilt (the restored photo went back in at undo)
     lib.close()
+
+
+# -- settings.json damaged: a last good copy, then the cache; never a photo row dropped ---------------
+
+
+def _library_with_settings(library_dir, photo_folder, tmp_path):
+    lib = Library(library_dir)
+    lib.set_model("tiny")
+    lib.add_folder(photo_folder)
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    lib.add_reference_folder(reference)
+    lib.index()
+    photos = lib.store.photo_count()
+    lib.close()
+    return photos, str(reference)
+
+
+@pytest.mark.parametrize("damage", ["broken", "both broken", "deleted", "wrong shape"])
+def test_a_damaged_settings_file_never_empties_the_library(library_dir, tiny_model, photo_folder, tmp_path,
+                                                           damage):
+    photos, reference = _library_with_settings(library_dir, photo_folder, tmp_path)
+    settings = library_dir / "settings.json"
+    if damage == "deleted":
+        settings.unlink()
+        (library_dir / "settings.json.bak").unlink()
+    else:
+        settings.write_text('{"folders": 3}' if damage == "wrong shape" else "{broken")
+    if damage == "both broken":
+        (library_dir / "settings.json.bak").write_text("{also broken")
+    lib = Library(library_dir)
+    status = lib.status()
+    assert status.folders == [str(photo_folder)] and status.photos == photos
+    assert lib.reference_folders == [reference] and lib.model_name == "tiny"
+    assert lib.notices
+    lib.close()
+    again = Library(library_dir)  # and the settings were written back whole
+    assert again.folders == [str(photo_folder)] and again.store.photo_count() == photos
+    again.close()
+
+
+def test_settings_rebuilt_from_the_folder_list_when_no_copy_is_left(library_dir, tiny_model, photo_folder,
+                                                                    tmp_path):
+    photos, _ = _library_with_settings(library_dir, photo_folder, tmp_path)
+    with sqlite3.connect(library_dir / "library.db") as db:
+        db.execute("DELETE FROM meta")
+    db.close()
+    (library_dir / "settings.json").write_text("{broken")
+    (library_dir / "settings.json.bak").unlink()
+    lib = Library(library_dir)
+    assert lib.folders == [str(photo_folder)] and lib.store.photo_count() == photos
+    assert any("folder list" in n for n in lib.notices)
+    lib.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -24,12 +25,13 @@ from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest
 from simdesk.core.paths import ChangedWhileReading, read_file_stable
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
+from simdesk.core import settings as settings_file
+from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings
+from simdesk.core import store as store_module
 from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
                                 salvage)
 
 DB_NAME = "library.db"
-SETTINGS_NAME = "settings.json"
-DEFAULT_POOLING = "avg"  # best mAP on imagenette-val (see README, Quality)
 
 
 class LibraryError(Exception):
@@ -88,10 +90,20 @@ class Library:
         self.directory = Path(directory) if directory else default_library_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.notices: list[str] = []  # things the user should be told once (e.g. a rebuilt cache)
-        self._settings = self._read_settings()
+        loaded = settings_file.load(self.settings_path)
+        self._settings: Settings = loaded.settings
+        self.notices.extend(loaded.notices)
+        # Neither settings.json nor its copy could be read: rebuilt from the cache when it opens.
+        self._settings_from_cache = not loaded.found
         self._local = threading.local()
         self._checked = False  # the cache's pages were walked once (by this thread's first open)
         self._embedders: dict[tuple[str, str], Embedder] = {}
+        self._map_colour_cache: dict = {}  # photo colours for the map, shared by its views
+        if self._settings_from_cache and self.db_path.exists():
+            try:
+                self.store
+            except StoreError:
+                pass  # said again, with its reason, on the next use of the cache
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -103,63 +115,76 @@ class Library:
     def db_path(self) -> Path:
         return self.directory / DB_NAME
 
-    def _read_settings(self) -> dict:
-        # model None: not chosen yet (DEFAULT_MODEL is used; the CLI and the first-run screen
-        # settle it once, so a model installed later never switches a library silently).
-        defaults = {"folders": [], "model": None, "pooling": DEFAULT_POOLING}
-        try:
-            data = json.loads(self.settings_path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-        except FileNotFoundError:
-            return defaults
-        except (OSError, ValueError) as exc:
-            aside = self._move_aside(self.settings_path)
-            self.notices.append(
-                f"The library settings were unreadable ({exc}); they were moved to {aside} and "
-                "defaults are used. Add your folders again."
-            )
-            return defaults
-        return {**defaults, **data}
-
     def _write_settings(self) -> None:
-        tmp = self.settings_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self._settings, indent=2, ensure_ascii=False), encoding="utf-8",
-                       errors="surrogateescape")
-        os.replace(tmp, self.settings_path)
+        """Save the settings: settings.json, then its last good copy."""
+        settings_file.save(self.settings_path, self._settings)
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            self._mirror_settings(store)
+
+    def _mirror_settings(self, store: Store) -> None:
+        """Keep the cache's copy of the settings current, when the cache is free at once: a
+        settings change never waits for the write lock (an index run may hold it); the copy is
+        brought up to date again on the next open or close."""
+        text = self._settings.dumps()
+        try:
+            if store.get_meta(settings_file.META_KEY) == text or store.connection.in_transaction:
+                return
+            store.connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                store.set_meta(settings_file.META_KEY, text)
+            finally:
+                store.connection.execute(f"PRAGMA busy_timeout = {store_module.BUSY_TIMEOUT_MS}")
+        except (sqlite3.Error, StoreError):
+            pass  # the copy is a fallback; settings.json and its .bak are already saved
+
+    def _rebuild_settings(self, store: Store) -> None:
+        """Settings from the cache when no settings file could be read: its copy, else its folders."""
+        copy = settings_file.from_meta(store.get_meta(settings_file.META_KEY))
+        self._settings_from_cache = False
+        if copy is not None:
+            self._settings = copy
+            how = "the copy kept in the cache"
+        elif store.folders():
+            self._settings = Settings(folders=sorted(store.folders()))
+            how = "the cache's folder list (set the model and reference folders again if you had any)"
+        else:
+            return  # a new library: nothing to rebuild
+        self.notices.append(f"The library settings were rebuilt from {how}.")
+        self._write_settings()
 
     @property
     def folders(self) -> list[str]:
-        return list(self._settings["folders"])
+        return list(self._settings.folders)
 
     @property
     def model_name(self) -> str:
-        return self._settings["model"] or DEFAULT_MODEL
+        return self._settings.model or DEFAULT_MODEL
 
     @property
     def model_chosen(self) -> bool:
-        return self._settings["model"] is not None
+        return self._settings.model is not None
 
     @property
     def pooling(self) -> str:
-        return self._settings["pooling"]
+        return self._settings.pooling
 
     def set_model(self, name: str | None = None, pooling: str | None = None) -> None:
         """Choose the model and pooling; photos are embedded again on the next index run."""
         if pooling is not None and pooling not in POOLINGS:
             raise LibraryError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
         if name is not None:
-            self._settings["model"] = name
+            self._settings.model = name
         if pooling is not None:
-            self._settings["pooling"] = pooling
+            self._settings.pooling = pooling
         self._write_settings()
 
     def add_folder(self, folder: str | os.PathLike) -> str:
         path = os.path.abspath(os.fspath(folder))
         if not os.path.isdir(path):
             raise LibraryError(f"{path} is not a folder")
-        if path not in self._settings["folders"]:
-            self._settings["folders"].append(path)
+        if path not in self._settings.folders:
+            self._settings.folders.append(path)
             self._write_settings()
         self.store.add_folder(path)
         return path
@@ -167,9 +192,9 @@ class Library:
     def remove_folder(self, folder: str | os.PathLike) -> bool:
         """Stop indexing a folder and forget its photos (nothing on disk is touched)."""
         path = os.path.abspath(os.fspath(folder))
-        if path not in self._settings["folders"]:
+        if path not in self._settings.folders:
             return False
-        self._settings["folders"].remove(path)
+        self._settings.folders.remove(path)
         self._write_settings()
         self.store.remove_folder(path)
         self.store.prune_orphans()
@@ -187,6 +212,7 @@ class Library:
         return store
 
     def _open_store(self) -> Store:
+        first = not self._checked
         try:
             store = Store(self.db_path, check=not self._checked)
             self._checked = True
@@ -209,11 +235,15 @@ class Library:
                 f"{exc} It was moved to {aside} and a new cache was started;{saved} run `simdesk index` "
                 "to rebuild it. Your photos were not touched."
             )
+        if self._settings_from_cache:
+            self._rebuild_settings(store)
+        if first:
+            self._mirror_settings(store)
         self._sync_folders(store)
         return store
 
     def _sync_folders(self, store: Store) -> None:
-        wanted = set(self._settings["folders"])
+        wanted = set(self._settings.folders)
         known = store.folders()
         with store.transaction():
             for path in wanted - set(known):
@@ -230,6 +260,7 @@ class Library:
     def close(self) -> None:
         store = getattr(self._local, "store", None)
         if store is not None:
+            self._mirror_settings(store)
             store.close()
             self._local.store = None
 
@@ -412,7 +443,7 @@ class Library:
         """(N, 3) uint8 average colour of each photo (from its thumbnail), for far-out dots."""
         from simdesk.core.map.cache import average_colours
 
-        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        cache = self._map_colour_cache
         photos = self.map_photos(photo_ids)
         return average_colours(self.store, photos.content_hashes, progress=progress,
                                cancel=cancel, cache=cache)
@@ -429,7 +460,7 @@ class Library:
             raise LibraryError(
                 f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
             )
-        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        cache = self._map_colour_cache
         _, result = render_map(self.store, layout, out, mode=mode, size=size, colour_by=colour_by,
                                style=style, tile=tile, title=title, colour_cache=cache,
                                progress=progress, cancel=cancel)
@@ -440,7 +471,7 @@ class Library:
     @property
     def reference_folders(self) -> list[str]:
         """Folders whose photos are never proposed for, nor moved to, the Trash."""
-        return list(self._settings.get("reference_folders", []))
+        return list(self._settings.reference_folders)
 
     def add_reference_folder(self, folder: str | os.PathLike) -> str:
         path = os.path.abspath(os.fspath(folder))
@@ -448,7 +479,7 @@ class Library:
             raise LibraryError(f"{path} is not a folder")
         folders = self.reference_folders
         if path not in folders:
-            self._settings["reference_folders"] = folders + [path]
+            self._settings.reference_folders = folders + [path]
             self._write_settings()
         return path
 
@@ -458,7 +489,7 @@ class Library:
         if path not in folders:
             return False
         folders.remove(path)
-        self._settings["reference_folders"] = folders
+        self._settings.reference_folders = folders
         self._write_settings()
         return True
 
@@ -468,7 +499,7 @@ class Library:
         from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
 
         try:
-            return parse_keep_rule(self._settings.get("duplicate_keep_rule"))
+            return parse_keep_rule(self._settings.duplicate_keep_rule)
         except DuplicateError:
             return parse_keep_rule(None)
 
@@ -479,7 +510,7 @@ class Library:
             parsed = parse_keep_rule(rule)
         except DuplicateError as exc:
             raise LibraryError(str(exc)) from None
-        self._settings["duplicate_keep_rule"] = list(parsed)
+        self._settings.duplicate_keep_rule = list(parsed)
         self._write_settings()
         return parsed
 
