@@ -153,3 +153,44 @@ def test_status_counts_and_reasons(library, photo_folder):
     assert sum(status.skipped_by_reason.values()) == 1
     assert status.folders == [str(photo_folder)]
     json.dumps(status.__dict__)  # serialisable for `simdesk status --json`
+
+
+# -- a query file gets the indexer's checks (14.5) -------------------------------------------
+
+
+def _query_kinds(tmp_path):
+    fifo = tmp_path / "fifo.jpg"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.jpg"
+    zero.symlink_to("/dev/zero")
+    sparse = tmp_path / "sparse.jpg"
+    with open(sparse, "wb") as fh:
+        fh.truncate(2 << 30)  # 2 GiB, no blocks on disk
+    return {"not a regular file": [fifo, zero], "too large": [sparse]}
+
+
+def test_similar_to_a_fifo_a_device_or_a_huge_file_says_why_at_once(library, photo_folder, tmp_path):
+    import threading
+
+    indexed(library, photo_folder)
+    for reason, paths in _query_kinds(tmp_path).items():
+        for path in paths:
+            outcome = []
+            worker = threading.Thread(target=lambda: outcome.append(_try(library, path)), daemon=True)
+            worker.start()
+            worker.join(10)
+            if worker.is_alive():  # unblock the FIFO, then fail
+                with open(path, "wb"):
+                    pass
+                pytest.fail(f"similar({path.name}) hung")
+            assert reason in outcome[0], outcome
+
+
+def _try(library, path):
+    try:
+        library.similar(path)
+    except LibraryError as exc:
+        return str(exc)
+    except MemoryError:
+        return "MemoryError"
+    return "no error"

@@ -160,7 +160,7 @@ def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size:
                         f"limit {MAX_FILE_BYTES / 1e9:.1f} GB)")
         return result
     try:
-        data, stat = read_file_stable(item.file.path)
+        data, stat = read_file_stable(item.file.path, max_bytes=MAX_FILE_BYTES)
     except FileNotFoundError:
         result.retry_later = "file vanished during the scan"
         return result

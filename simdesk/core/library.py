@@ -20,9 +20,9 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder
-from simdesk.core.indexer import IndexReport, ProgressCallback, index_folders
+from simdesk.core.indexer import MAX_FILE_BYTES, IndexReport, ProgressCallback, index_folders
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
-from simdesk.core.paths import ChangedWhileReading, read_file_stable
+from simdesk.core.paths import ChangedWhileReading, FileTooLarge, NotRegularFile, read_file_stable
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
 from simdesk.core import settings as settings_file
@@ -318,9 +318,16 @@ class Library:
         """The embedding of any image file, in this library's space (for outside queries)."""
         embedder = self.embedder()
         try:
-            data, _ = read_file_stable(os.fspath(path))
+            # The indexer's own limits: a regular file (a FIFO would hang, /dev/zero never ends)
+            # no larger than any photo it indexes.
+            data, _ = read_file_stable(os.fspath(path), max_bytes=MAX_FILE_BYTES)
         except FileNotFoundError:
             raise LibraryError(f"{path} does not exist") from None
+        except NotRegularFile:
+            raise LibraryError(f"cannot use {path} as a query: not a regular file") from None
+        except FileTooLarge:
+            raise LibraryError(f"cannot use {path} as a query: file too large to be a photo "
+                               f"(limit {MAX_FILE_BYTES / 1e9:.1f} GB)") from None
         except ChangedWhileReading:
             raise LibraryError(f"{path} changed while it was being read; try again") from None
         except OSError as exc:
