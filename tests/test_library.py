@@ -194,3 +194,34 @@ def _try(library, path):
     except MemoryError:
         return "MemoryError"
     return "no error"
+
+
+# -- the normalisation is part of the embedding space (14.10) ---------------------------------
+
+
+def test_another_mean_and_std_is_another_embedding_space(library, photo_folder, tiny_model):
+    from simdesk.core.models.catalog import MANIFEST_NAME
+
+    indexed(library, photo_folder)
+    first = library.space()
+    manifest = library.manifest()
+    manifest.mean, manifest.std = (0.0, 0.0, 0.0), (255.0, 255.0, 255.0)
+    (manifest.directory / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    library._embedders.clear()
+    assert library.space().id != first.id
+    report = library.index()
+    assert report.embedded == 7  # embedded again in the new space, not "unchanged"
+    query = photo_folder / "photo_3.jpg"
+    assert library.similar(query).matches[0].path != str(query)  # itself is excluded...
+    assert library.similar(query).in_library  # ...because it is found in the new space
+
+
+def test_a_space_stored_before_the_normalisation_was_recorded_is_adopted(library, photo_folder):
+    indexed(library, photo_folder)
+    space = library.space()
+    manifest = library.manifest()
+    with library.store.transaction():  # as an older simdesk stored it: the bare resize mode
+        library.store.connection.execute("UPDATE spaces SET preprocess = ? WHERE id = ?",
+                                         (manifest.resize_mode, space.id))
+    assert library.space().id == space.id
+    assert library.index().embedded == 0

@@ -281,7 +281,7 @@ class Library:
 
     def _space_for(self, manifest: ModelManifest, pooling: str) -> EmbeddingSpace:
         return self.store.ensure_space(manifest.name, manifest.onnx_sha256, pooling,
-                                       manifest.embedding_size, manifest.resize_mode)
+                                       manifest.embedding_size, manifest.space_key)
 
     # -- indexing ------------------------------------------------------------------------------
 

@@ -486,6 +486,23 @@ class Store:
 
     def ensure_space(self, model_name: str, onnx_sha256: str, pooling: str, dim: int,
                      preprocess: str) -> EmbeddingSpace:
+        """The space of these settings, created if new.
+
+        ``preprocess`` is ``"<resize mode>;mean=...;std=..."``. A space stored by an older simdesk
+        under the bare resize mode (its normalisation unrecorded) is adopted under the full key
+        the first time it is asked for, so an upgrade re-embeds nothing.
+        """
+        legacy = preprocess.split(";", 1)[0]
+        if legacy != preprocess:
+            with self.transaction():
+                taken = self._db.execute(
+                    "SELECT 1 FROM spaces WHERE onnx_sha256 = ? AND pooling = ? AND preprocess = ?",
+                    (onnx_sha256, pooling, preprocess)).fetchone()
+                if taken is None:
+                    self._db.execute(
+                        "UPDATE spaces SET preprocess = ? "
+                        "WHERE onnx_sha256 = ? AND pooling = ? AND preprocess = ?",
+                        (preprocess, onnx_sha256, pooling, legacy))
         self._db.execute(
             "INSERT OR IGNORE INTO spaces(model_name, onnx_sha256, pooling, dim, preprocess) "
             "VALUES (?, ?, ?, ?, ?)",
