@@ -225,3 +225,26 @@ def test_a_space_stored_before_the_normalisation_was_recorded_is_adopted(library
                                          (manifest.resize_mode, space.id))
     assert library.space().id == space.id
     assert library.index().embedded == 0
+
+
+def test_a_full_disk_during_index_says_what_happened_and_resumes(library, photo_folder, monkeypatch):
+    import sqlite3
+
+    from simdesk.core.store import Store
+
+    library.add_folder(photo_folder)
+    real = Store.upsert_photo
+    calls = []
+
+    def full_after_three(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "upsert_photo", full_after_three)
+    with pytest.raises(LibraryError, match="disk is full.*run `simdesk index` again"):
+        library.index(batch_size=1, workers=1)
+    monkeypatch.setattr(Store, "upsert_photo", real)
+    report = library.index()
+    assert library.store.photo_count() == 7 and not report.failed

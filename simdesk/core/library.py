@@ -297,16 +297,26 @@ class Library:
         if not self.folders:
             raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
         embedder = self.embedder()
-        return index_folders(
-            self.store,
-            self.space(embedder),
-            embedder,
-            progress=progress,
-            cancel=cancel,
-            retry_failed=retry_failed,
-            workers=workers,
-            batch_size=batch_size,
-        )
+        try:
+            return index_folders(
+                self.store,
+                self.space(embedder),
+                embedder,
+                progress=progress,
+                cancel=cancel,
+                retry_failed=retry_failed,
+                workers=workers,
+                batch_size=batch_size,
+            )
+        except sqlite3.OperationalError as exc:
+            if store_module.is_damage(exc):
+                raise
+            # Disk full, busy past the timeout, read-only, I/O: what was committed stays, and the
+            # next run resumes from there.
+            raise LibraryError(
+                f"indexing stopped: {store_module.unavailable_message(self.db_path, exc)} "
+                "Photos indexed so far are kept; run `simdesk index` again to resume."
+            ) from exc
 
     # -- similar photos ------------------------------------------------------------------------
 
