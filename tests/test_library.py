@@ -248,3 +248,13 @@ def test_a_full_disk_during_index_says_what_happened_and_resumes(library, photo_
     monkeypatch.setattr(Store, "upsert_photo", real)
     report = library.index()
     assert library.store.photo_count() == 7 and not report.failed
+
+
+def test_scan_problems_are_listed_with_the_other_problems(library, photo_folder, tmp_path):
+    (photo_folder / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    indexed(library, photo_folder)
+    listed = {os.path.basename(e.path): e.reason for e in library.store.errors()}
+    assert "dangling.jpg" in listed
+    (photo_folder / "dangling.jpg").unlink()
+    library.index()
+    assert "dangling.jpg" not in {os.path.basename(e.path) for e in library.store.errors()}

@@ -533,3 +533,24 @@ def test_only_photos_inside_the_library_folders_are_trashed(indexed, photos, tmp
     report = trash.move_to_trash(indexed.store, TrashPlan([item, sneaky]))
     assert report.moved == [] and all("not in the library" in why for _, why in report.skipped)
     assert outside.exists()
+
+
+def test_a_kill_during_undo_leaves_no_orphan_trashinfo_nor_an_unindexed_photo(indexed, photos, xdg, monkeypatch):
+    other = photos / "other.jpg"
+    report = indexed.trash_files([str(other)])
+
+    def crash(*args):
+        raise Crash()
+
+    monkeypatch.setattr(trash, "_reindex", crash)  # dies right after the file went back
+    with pytest.raises(Crash):
+        indexed.undo_trash(report.batch)
+    monkeypatch.setattr(trash, "_reindex", _real_reindex)
+    assert other.exists() and (xdg / "info" / "other.jpg.trashinfo").exists()
+    undone = indexed.undo_trash(report.batch)  # the next undo finishes the job
+    assert undone.restored == [str(other)]
+    assert not (xdg / "info" / "other.jpg.trashinfo").exists()
+    assert indexed.store.photo_by_path(str(other)) is not None
+
+
+_real_reindex = trash._reindex

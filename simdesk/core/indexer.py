@@ -315,6 +315,8 @@ def index_folders(
         report.cancelled = True
         report.seconds = time.monotonic() - started
         return report
+    # Kept for `simdesk problems` and View > Problems, until the next complete scan.
+    store.set_scan_problems((p.path, p.reason) for p in scan.problems)
 
     unreachable = offline + [p.path for p in scan.problems]
     plan = make_plan(store, space, scan.files, folders, unreachable, retry_failed)

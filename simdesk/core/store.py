@@ -11,6 +11,7 @@ Vectors are stored as float16 (half the size; cosine similarities change by < 1e
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -476,8 +477,27 @@ class Store:
         return {decode_path(p): (s, m) for p, s, m in rows}
 
     def errors(self) -> list[ErrorRecord]:
+        """Files that could not be indexed, and the last scan's problems (unreadable folders,
+        symlink loops, broken links), by path."""
         rows = self._db.execute("SELECT path, size, mtime_ns, reason, at FROM errors ORDER BY path")
-        return [ErrorRecord(decode_path(p), s, m, r, a) for p, s, m, r, a in rows]
+        found = [ErrorRecord(decode_path(p), s, m, r, a) for p, s, m, r, a in rows]
+        known = {e.path for e in found}
+        found += [e for e in self.scan_problems() if e.path not in known]
+        return sorted(found, key=lambda e: encode_path(e.path))
+
+    def set_scan_problems(self, problems: Iterable[tuple[str, str]]) -> None:
+        """Keep the latest scan's (path, reason) problems (replacing the previous scan's)."""
+        now = time.time()
+        data = [[encode_path(path).hex(), reason, now] for path, reason in problems]
+        self.set_meta("scan_problems", json.dumps(data))
+
+    def scan_problems(self) -> list[ErrorRecord]:
+        try:
+            data = json.loads(self.get_meta("scan_problems") or "[]")
+            return [ErrorRecord(decode_path(bytes.fromhex(h)), None, None, str(r), float(a))
+                    for h, r, a in data]
+        except (ValueError, TypeError):
+            return []
 
     def clear_errors(self) -> None:
         self._db.execute("DELETE FROM errors")
