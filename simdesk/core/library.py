@@ -7,7 +7,6 @@ aside and rebuilt, and the user's choices survive.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -26,7 +25,7 @@ from simdesk.core.paths import ChangedWhileReading, FileTooLarge, NotRegularFile
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
 from simdesk.core import settings as settings_file
-from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings
+from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings  # noqa: F401 (re-exported)
 from simdesk.core import store as store_module
 from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
                                 salvage)
@@ -617,36 +616,36 @@ class Library:
 
     def plan_trash(self, groups, selected=None):
         """A ``TrashPlan`` of the ticked copies (None: every group's proposed extras)."""
-        from simdesk.core.duplicates.trash import TrashPlan
+        from simdesk.core.duplicates.journal import TrashPlan
 
         return TrashPlan.from_groups(groups, selected, self.reference_folders)
 
     def trash_duplicates(self, plan):
         """Move the plan's files to the Trash, journaled; a ``TrashReport`` (its batch undoes it)."""
-        from simdesk.core.duplicates.trash import move_to_trash
+        from simdesk.core.duplicates.journal import move_to_trash
 
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def trash_files(self, paths):
         """Move photos the user picked to the Trash, journaled and undoable; a ``TrashReport``."""
-        from simdesk.core.duplicates.trash import move_to_trash, plan_for_files
+        from simdesk.core.duplicates.journal import move_to_trash, plan_for_files
 
         plan = plan_for_files(self.store, paths, self.reference_folders)
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def undo_trash(self, batch: str | None = None):
         """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
-        from simdesk.core.duplicates.trash import undo
+        from simdesk.core.duplicates.journal import undo
 
         return undo(self.store, batch)
 
     def trash_batches(self):
-        from simdesk.core.duplicates.trash import batches
+        from simdesk.core.duplicates.journal_store import batches
 
         return batches(self.store)
 
     def reconcile_trash(self):
         """Settle trash moves a crash interrupted (call at start-up); a ``ReconcileReport``."""
-        from simdesk.core.duplicates.trash import reconcile
+        from simdesk.core.duplicates.journal import reconcile
 
         return reconcile(self.store)
