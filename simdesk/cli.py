@@ -254,7 +254,7 @@ def cmd_similar(args) -> int:
     except (LibraryError, ModelError) as exc:
         raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(_json_text(result.to_json()))
         return EXIT_OK
     where = "in the library" if result.in_library else "not in the library: embedded on the fly"
     print(f"Most similar to {result.query} ({where}; {result.model}, {result.pooling}):")
@@ -269,7 +269,7 @@ def cmd_status(args) -> int:
     library = _library(args)
     status = library.status()
     if args.json:
-        print(json.dumps(status.__dict__, indent=2, ensure_ascii=False))
+        print(_json_text(status.__dict__))
         return EXIT_OK
     print(f"Library:   {status.directory}")
     print(f"Database:  {_fmt_bytes(status.database_bytes)}")
@@ -294,8 +294,7 @@ def cmd_problems(args) -> int:
     _show_notices(library)
     errors = library.store.errors()
     if args.json:
-        print(json.dumps([{"path": e.path, "reason": e.reason} for e in errors], indent=2,
-                         ensure_ascii=False))
+        print(_json_text([{"path": e.path, "reason": e.reason} for e in errors]))
         return EXIT_OK
     for error in errors:
         print(f"{error.path}: {error.reason}")
@@ -616,7 +615,7 @@ def cmd_duplicates(args) -> int:
     from simdesk.core.duplicates.grouping import DuplicateError
     from simdesk.core.library import LibraryError
     from simdesk.core.models.catalog import ModelError
-    from simdesk.core.duplicates.trash import TrashError, platform_support
+    from simdesk.core.duplicates.freedesktop_trash import TrashError, platform_support
 
     library = _library(args)
     _show_notices(library)
@@ -655,8 +654,8 @@ def cmd_duplicates(args) -> int:
         printer.finish()
         raise CliError(str(exc)) from None
     if args.json:
-        print(json.dumps({"threshold": scan.threshold, "model": scan.model,
-                          "groups": [g.to_json() for g in groups]}, indent=2, ensure_ascii=False))
+        print(_json_text({"threshold": scan.threshold, "model": scan.model,
+                          "groups": [g.to_json() for g in groups]}))
     else:
         _print_groups(scan, groups, scan.threshold)
     if scan.not_compared:
@@ -692,7 +691,7 @@ def cmd_duplicates(args) -> int:
 
 
 def cmd_undo(args) -> int:
-    from simdesk.core.duplicates.trash import TrashError
+    from simdesk.core.duplicates.freedesktop_trash import TrashError
 
     library = _library(args)
     _show_notices(library)
@@ -934,9 +933,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _escape_unencodable_output() -> None:
+    """File names need not be UTF-8: a name the terminal's encoding cannot show is written with
+    backslash escapes (caf\\udce9.jpg) instead of ending the command in UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _json_text(data) -> str:
+    """JSON for stdout: readable non-ASCII where the output can encode it, else plain ASCII with
+    JSON's own \\u escapes (valid JSON, and json.loads gives back the exact name)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return json.dumps(data, indent=2, ensure_ascii=True)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
+    _escape_unencodable_output()
     # Pillow warns about odd metadata in real photos (broken EXIF, TIFF tags); the photo is still
     # indexed, and a line per photo would bury the progress bar.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")

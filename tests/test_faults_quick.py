@@ -34,6 +34,6 @@ def test_one_kill_per_phase_loses_nothing(isolated, capsys):
 def test_the_worst_of_the_zoo_neither_hangs_nor_crashes(isolated, capsys):
     import bad_file_zoo
 
-    kinds = "fifo,zero_link,sparse_2gb,png_bomb_dims,link_loop,truncated_jpeg,empty"
+    kinds = "fifo,zero_link,sparse_2gb,png_bomb_dims,non_utf8_name,link_loop,truncated_jpeg,empty"
     assert bad_file_zoo.main(["--only", kinds, "--good", "3", "--timeout", "60"]) == 0
     assert "lost 0" in capsys.readouterr().out
