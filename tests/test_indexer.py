@@ -310,7 +310,15 @@ def test_unreadable_file_is_recorded_with_its_reason(library, photo_folder, monk
             raise PermissionError(13, "Permission denied", path)
         return real_open(path, *args, **kwargs)
 
+    real_os_open = os.open
+
+    def os_open_refusing_one(path, *args, **kwargs):  # read_file_stable opens with os.open
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return real_os_open(path, *args, **kwargs)
+
     monkeypatch.setattr("builtins.open", open_refusing_one)
+    monkeypatch.setattr(os, "open", os_open_refusing_one)
     library.add_folder(photo_folder)
     report = library.index()
     assert [(s.path, s.reason) for s in report.failed] == [(locked, "permission denied: cannot read the file")]
@@ -324,9 +332,9 @@ def test_huge_file_is_not_read(library, photo_folder, monkeypatch):
     monkeypatch.setattr(indexer, "MAX_FILE_BYTES", 1024 * 1024)
     real_read = indexer.read_file_stable
 
-    def read_guarded(path):
+    def read_guarded(path, **kwargs):
         assert not path.endswith("movie.jpg"), "the oversized file was read"
-        return real_read(path)
+        return real_read(path, **kwargs)
 
     monkeypatch.setattr(indexer, "read_file_stable", read_guarded)
     library.add_folder(photo_folder)

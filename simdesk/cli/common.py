@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -45,3 +46,25 @@ def edit_folders(args, name: str, what: str, added: str, removed: str) -> int:
         for folder in getattr(library, f"{name}s"):
             print(folder)
     return EXIT_OK
+
+
+def escape_unencodable_output() -> None:
+    """File names need not be UTF-8: a name the terminal's encoding cannot show is written with
+    backslash escapes (caf\\udce9.jpg) instead of ending the command in UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def json_text(data) -> str:
+    """JSON for stdout: readable non-ASCII where the output can encode it, else plain ASCII with
+    JSON's own \\u escapes (valid JSON, and json.loads gives back the exact name)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return json.dumps(data, indent=2, ensure_ascii=True)
+    return text
+

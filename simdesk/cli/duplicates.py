@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 
-from simdesk.cli.common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, edit_folders, open_library, print_err
+from simdesk.cli.common import (EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, CliError, edit_folders, json_text,
+                                open_library, print_err)
 from simdesk.cli.models import ensure_model
 from simdesk.cli.render import ProgressRenderer, cancel_on_interrupt
 from simdesk.core.units import format_bytes
@@ -62,7 +62,7 @@ def _print_trash_report(report) -> None:
 
 
 def cmd_duplicates(args) -> int:
-    from simdesk.core.duplicates.trash import platform_support
+    from simdesk.core.duplicates.freedesktop_trash import platform_support
 
     library = open_library(args)
     for path, what in library.reconcile_trash().settled:
@@ -87,8 +87,8 @@ def cmd_duplicates(args) -> int:
                                        progress=progress, cancel=cancel)
     groups = library.duplicate_groups(scan)
     if args.json:
-        print(json.dumps({"threshold": scan.threshold, "model": scan.model,
-                          "groups": [g.to_json() for g in groups]}, indent=2, ensure_ascii=False))
+        print(json_text({"threshold": scan.threshold, "model": scan.model,
+                         "groups": [g.to_json() for g in groups]}))
     else:
         _print_groups(scan, groups, scan.threshold)
     if scan.not_compared:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 
-from simdesk.cli.common import EXIT_CANCELLED, EXIT_OK, edit_folders, open_library, print_err
+from simdesk.cli.common import EXIT_CANCELLED, EXIT_OK, edit_folders, json_text, open_library, print_err
 from simdesk.cli.models import ensure_model
 from simdesk.cli.render import ProgressRenderer, cancel_on_interrupt
 from simdesk.core.units import format_bytes, format_duration
@@ -68,7 +67,7 @@ def _print_index_report(report) -> None:
 def cmd_status(args) -> int:
     status = open_library(args, notices=False).status()
     if args.json:
-        print(json.dumps(status.__dict__, indent=2, ensure_ascii=False))
+        print(json_text(status.__dict__))
         return EXIT_OK
     print(f"Library:   {status.directory}")
     print(f"Database:  {format_bytes(status.database_bytes)}")
@@ -91,8 +90,7 @@ def cmd_status(args) -> int:
 def cmd_problems(args) -> int:
     errors = open_library(args).store.errors()
     if args.json:
-        print(json.dumps([{"path": e.path, "reason": e.reason} for e in errors], indent=2,
-                         ensure_ascii=False))
+        print(json_text([{"path": e.path, "reason": e.reason} for e in errors]))
         return EXIT_OK
     for error in errors:
         print(f"{error.path}: {error.reason}")

@@ -32,7 +32,9 @@ Policies (see the comments at each for the reasoning):
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
+import os
 import re
 import struct
 import threading
@@ -134,6 +136,39 @@ _heif_state: bool | None = None  # None: not tried yet
 # the only place we touch the (process-global, not thread-safe) warnings
 # filters, and it also caps peak memory when several huge files come at once.
 _huge_lock = threading.Lock()
+
+
+class PixelBudget:
+    """Pixels being decoded at once, across every decode thread of the process.
+
+    Decoding costs memory in proportion to the pixel count (a 9400x9400 palette PNG takes about
+    1.3 GB), so without a shared bound the peak grows with the number of workers. Each decode
+    holds its pixel count (at most the whole budget: one image larger than the budget runs
+    alone) and waits while the others' would not leave room.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._free = total
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int):
+        need = max(1, min(int(pixels), self.total))
+        with self._cond:
+            while self._free < need:
+                self._cond.wait()
+            self._free -= need
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += need
+                self._cond.notify_all()
+
+
+# About 100 MP in flight: four 24 MP photos at once, a 100 MP one alone (roughly 1.5 GB at peak).
+DECODE_PIXEL_BUDGET = PixelBudget(int(os.environ.get("SIMDESK_DECODE_PIXELS", 100_000_000)))
 
 
 def _ensure_plugins() -> None:
@@ -655,16 +690,17 @@ def decode_image(
                 f"image too large: {size[0]}x{size[1]} pixels (limit {_format_mp(max_pixels)})"
             )
         pillow_limit = Image.MAX_IMAGE_PIXELS
-        if pillow_limit is not None and pixel_count > pillow_limit:
-            # Some plugins (TIFF strips, GIF frames) re-check Pillow's global
-            # limit while loading. We already applied ours, so silence the
-            # warning -- under a lock, because the warnings filter list is
-            # process-global and catch_warnings is not thread-safe.
-            with _huge_lock, warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data,
-                                      keep_image)
-        return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data, keep_image)
+        with DECODE_PIXEL_BUDGET.hold(pixel_count):
+            if pillow_limit is not None and pixel_count > pillow_limit:
+                # Some plugins (TIFF strips, GIF frames) re-check Pillow's global
+                # limit while loading. We already applied ours, so silence the
+                # warning -- under a lock, because the warnings filter list is
+                # process-global and catch_warnings is not thread-safe.
+                with _huge_lock, warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data,
+                                          keep_image)
+            return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data, keep_image)
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:

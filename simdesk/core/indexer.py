@@ -153,7 +153,7 @@ def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size:
                         f"limit {MAX_FILE_BYTES / 1e9:.1f} GB)")
         return result
     try:
-        data, stat = read_file_stable(item.file.path)
+        data, stat = read_file_stable(item.file.path, max_bytes=MAX_FILE_BYTES)
     except FileNotFoundError:
         result.retry_later = "file vanished during the scan"
         return result
@@ -315,6 +315,8 @@ def index_folders(
         report.cancelled = True
         report.seconds = time.monotonic() - started
         return report
+    # Kept for `simdesk problems` and View > Problems, until the next complete scan.
+    store.set_scan_problems((p.path, p.reason) for p in scan.problems)
 
     unreachable = offline + [p.path for p in scan.problems]
     plan = make_plan(store, space, scan.files, folders, unreachable, retry_failed)

@@ -7,8 +7,8 @@ aside and rebuilt, and the user's choices survive.
 
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -19,17 +19,19 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder
-from simdesk.core.indexer import IndexReport, index_folders
+from simdesk.core.indexer import MAX_FILE_BYTES, IndexReport, index_folders
 from simdesk.core.progress import ProgressCallback
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
-from simdesk.core.paths import ChangedWhileReading, read_file_stable
+from simdesk.core.paths import ChangedWhileReading, FileTooLarge, NotRegularFile, read_file_stable
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
-from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
+from simdesk.core import settings as settings_file
+from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings  # noqa: F401 (re-exported)
+from simdesk.core import store as store_module
+from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
+                                salvage)
 
 DB_NAME = "library.db"
-SETTINGS_NAME = "settings.json"
-DEFAULT_POOLING = "avg"  # best mAP on imagenette-val (see README, Quality)
 
 
 class LibraryError(Exception):
@@ -88,9 +90,20 @@ class Library:
         self.directory = Path(directory) if directory else default_library_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.notices: list[str] = []  # things the user should be told once (e.g. a rebuilt cache)
-        self._settings = self._read_settings()
+        loaded = settings_file.load(self.settings_path)
+        self._settings: Settings = loaded.settings
+        self.notices.extend(loaded.notices)
+        # Neither settings.json nor its copy could be read: rebuilt from the cache when it opens.
+        self._settings_from_cache = not loaded.found
         self._local = threading.local()
+        self._checked = False  # the cache's pages were walked once (by this thread's first open)
         self._embedders: dict[tuple[str, str], Embedder] = {}
+        self._map_colour_cache: dict = {}  # photo colours for the map, shared by its views
+        if self._settings_from_cache and self.db_path.exists():
+            try:
+                self.store
+            except StoreError:
+                pass  # said again, with its reason, on the next use of the cache
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -102,63 +115,76 @@ class Library:
     def db_path(self) -> Path:
         return self.directory / DB_NAME
 
-    def _read_settings(self) -> dict:
-        # model None: not chosen yet (DEFAULT_MODEL is used; the CLI and the first-run screen
-        # settle it once, so a model installed later never switches a library silently).
-        defaults = {"folders": [], "model": None, "pooling": DEFAULT_POOLING}
-        try:
-            data = json.loads(self.settings_path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-        except FileNotFoundError:
-            return defaults
-        except (OSError, ValueError) as exc:
-            aside = self._move_aside(self.settings_path)
-            self.notices.append(
-                f"The library settings were unreadable ({exc}); they were moved to {aside} and "
-                "defaults are used. Add your folders again."
-            )
-            return defaults
-        return {**defaults, **data}
-
     def _write_settings(self) -> None:
-        tmp = self.settings_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self._settings, indent=2, ensure_ascii=False), encoding="utf-8",
-                       errors="surrogateescape")
-        os.replace(tmp, self.settings_path)
+        """Save the settings: settings.json, then its last good copy."""
+        settings_file.save(self.settings_path, self._settings)
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            self._mirror_settings(store)
+
+    def _mirror_settings(self, store: Store) -> None:
+        """Keep the cache's copy of the settings current, when the cache is free at once: a
+        settings change never waits for the write lock (an index run may hold it); the copy is
+        brought up to date again on the next open or close."""
+        text = self._settings.dumps()
+        try:
+            if store.get_meta(settings_file.META_KEY) == text or store.connection.in_transaction:
+                return
+            store.connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                store.set_meta(settings_file.META_KEY, text)
+            finally:
+                store.connection.execute(f"PRAGMA busy_timeout = {store_module.BUSY_TIMEOUT_MS}")
+        except (sqlite3.Error, StoreError):
+            pass  # the copy is a fallback; settings.json and its .bak are already saved
+
+    def _rebuild_settings(self, store: Store) -> None:
+        """Settings from the cache when no settings file could be read: its copy, else its folders."""
+        copy = settings_file.from_meta(store.get_meta(settings_file.META_KEY))
+        self._settings_from_cache = False
+        if copy is not None:
+            self._settings = copy
+            how = "the copy kept in the cache"
+        elif store.folders():
+            self._settings = Settings(folders=sorted(store.folders()))
+            how = "the cache's folder list (set the model and reference folders again if you had any)"
+        else:
+            return  # a new library: nothing to rebuild
+        self.notices.append(f"The library settings were rebuilt from {how}.")
+        self._write_settings()
 
     @property
     def folders(self) -> list[str]:
-        return list(self._settings["folders"])
+        return list(self._settings.folders)
 
     @property
     def model_name(self) -> str:
-        return self._settings["model"] or DEFAULT_MODEL
+        return self._settings.model or DEFAULT_MODEL
 
     @property
     def model_chosen(self) -> bool:
-        return self._settings["model"] is not None
+        return self._settings.model is not None
 
     @property
     def pooling(self) -> str:
-        return self._settings["pooling"]
+        return self._settings.pooling
 
     def set_model(self, name: str | None = None, pooling: str | None = None) -> None:
         """Choose the model and pooling; photos are embedded again on the next index run."""
         if pooling is not None and pooling not in POOLINGS:
             raise LibraryError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
         if name is not None:
-            self._settings["model"] = name
+            self._settings.model = name
         if pooling is not None:
-            self._settings["pooling"] = pooling
+            self._settings.pooling = pooling
         self._write_settings()
 
     def add_folder(self, folder: str | os.PathLike) -> str:
         path = os.path.abspath(os.fspath(folder))
         if not os.path.isdir(path):
             raise LibraryError(f"{path} is not a folder")
-        if path not in self._settings["folders"]:
-            self._settings["folders"].append(path)
+        if path not in self._settings.folders:
+            self._settings.folders.append(path)
             self._write_settings()
         self.store.add_folder(path)
         return path
@@ -166,9 +192,9 @@ class Library:
     def remove_folder(self, folder: str | os.PathLike) -> bool:
         """Stop indexing a folder and forget its photos (nothing on disk is touched)."""
         path = os.path.abspath(os.fspath(folder))
-        if path not in self._settings["folders"]:
+        if path not in self._settings.folders:
             return False
-        self._settings["folders"].remove(path)
+        self._settings.folders.remove(path)
         self._write_settings()
         self.store.remove_folder(path)
         self.store.prune_orphans()
@@ -186,22 +212,38 @@ class Library:
         return store
 
     def _open_store(self) -> Store:
+        first = not self._checked
         try:
-            store = Store(self.db_path)
+            store = Store(self.db_path, check=not self._checked)
+            self._checked = True
         except DamagedDatabaseError as exc:
+            # Only a file SQLite itself calls damaged gets here (busy, full, read-only and I/O
+            # errors raise DatabaseUnavailableError and leave it alone). What cannot be
+            # recomputed (the trash journal above all) is read out of it first.
+            found = salvage(self.db_path)
             aside = self._move_aside(self.db_path)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):  # kept beside it: the WAL may hold its latest writes
+                sidecar = Path(f"{self.db_path}{suffix}")
+                if sidecar.exists():
+                    os.replace(sidecar, f"{aside}{suffix}")
+            store = Store(self.db_path)
+            counts = restore_salvage(store, found)
+            kept = counts.get("trash_journal", 0)
+            saved = (f" {kept} trash journal entr{'y' if kept == 1 else 'ies'} (for undo) and the other "
+                     "choices it could still read were carried over." if counts else "")
             self.notices.append(
-                f"{exc} It was moved to {aside} and a new cache was started; run `simdesk index` "
+                f"{exc} It was moved to {aside} and a new cache was started;{saved} run `simdesk index` "
                 "to rebuild it. Your photos were not touched."
             )
-            store = Store(self.db_path)
+        if self._settings_from_cache:
+            self._rebuild_settings(store)
+        if first:
+            self._mirror_settings(store)
         self._sync_folders(store)
         return store
 
     def _sync_folders(self, store: Store) -> None:
-        wanted = set(self._settings["folders"])
+        wanted = set(self._settings.folders)
         known = store.folders()
         with store.transaction():
             for path in wanted - set(known):
@@ -218,6 +260,7 @@ class Library:
     def close(self) -> None:
         store = getattr(self._local, "store", None)
         if store is not None:
+            self._mirror_settings(store)
             store.close()
             self._local.store = None
 
@@ -238,7 +281,7 @@ class Library:
 
     def _space_for(self, manifest: ModelManifest, pooling: str) -> EmbeddingSpace:
         return self.store.ensure_space(manifest.name, manifest.onnx_sha256, pooling,
-                                       manifest.embedding_size, manifest.resize_mode)
+                                       manifest.embedding_size, manifest.space_key)
 
     # -- indexing ------------------------------------------------------------------------------
 
@@ -254,16 +297,26 @@ class Library:
         if not self.folders:
             raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
         embedder = self.embedder()
-        return index_folders(
-            self.store,
-            self.space(embedder),
-            embedder,
-            progress=progress,
-            cancel=cancel,
-            retry_failed=retry_failed,
-            workers=workers,
-            batch_size=batch_size,
-        )
+        try:
+            return index_folders(
+                self.store,
+                self.space(embedder),
+                embedder,
+                progress=progress,
+                cancel=cancel,
+                retry_failed=retry_failed,
+                workers=workers,
+                batch_size=batch_size,
+            )
+        except sqlite3.OperationalError as exc:
+            if store_module.is_damage(exc):
+                raise
+            # Disk full, busy past the timeout, read-only, I/O: what was committed stays, and the
+            # next run resumes from there.
+            raise LibraryError(
+                f"indexing stopped: {store_module.unavailable_message(self.db_path, exc)} "
+                "Photos indexed so far are kept; run `simdesk index` again to resume."
+            ) from exc
 
     # -- similar photos ------------------------------------------------------------------------
 
@@ -275,9 +328,16 @@ class Library:
         """The embedding of any image file, in this library's space (for outside queries)."""
         embedder = self.embedder()
         try:
-            data, _ = read_file_stable(os.fspath(path))
+            # The indexer's own limits: a regular file (a FIFO would hang, /dev/zero never ends)
+            # no larger than any photo it indexes.
+            data, _ = read_file_stable(os.fspath(path), max_bytes=MAX_FILE_BYTES)
         except FileNotFoundError:
             raise LibraryError(f"{path} does not exist") from None
+        except NotRegularFile:
+            raise LibraryError(f"cannot use {path} as a query: not a regular file") from None
+        except FileTooLarge:
+            raise LibraryError(f"cannot use {path} as a query: file too large to be a photo "
+                               f"(limit {MAX_FILE_BYTES / 1e9:.1f} GB)") from None
         except ChangedWhileReading:
             raise LibraryError(f"{path} changed while it was being read; try again") from None
         except OSError as exc:
@@ -400,7 +460,7 @@ class Library:
         """(N, 3) uint8 average colour of each photo (from its thumbnail), for far-out dots."""
         from simdesk.core.map.cache import average_colours
 
-        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        cache = self._map_colour_cache
         photos = self.map_photos(photo_ids)
         return average_colours(self.store, photos.content_hashes, progress=progress,
                                cancel=cancel, cache=cache)
@@ -417,7 +477,7 @@ class Library:
             raise LibraryError(
                 f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
             )
-        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        cache = self._map_colour_cache
         _, result = render_map(self.store, layout, out, mode=mode, size=size, colour_by=colour_by,
                                style=style, tile=tile, title=title, colour_cache=cache,
                                progress=progress, cancel=cancel)
@@ -428,7 +488,7 @@ class Library:
     @property
     def reference_folders(self) -> list[str]:
         """Folders whose photos are never proposed for, nor moved to, the Trash."""
-        return list(self._settings.get("reference_folders", []))
+        return list(self._settings.reference_folders)
 
     def add_reference_folder(self, folder: str | os.PathLike) -> str:
         path = os.path.abspath(os.fspath(folder))
@@ -436,7 +496,7 @@ class Library:
             raise LibraryError(f"{path} is not a folder")
         folders = self.reference_folders
         if path not in folders:
-            self._settings["reference_folders"] = folders + [path]
+            self._settings.reference_folders = folders + [path]
             self._write_settings()
         return path
 
@@ -446,7 +506,7 @@ class Library:
         if path not in folders:
             return False
         folders.remove(path)
-        self._settings["reference_folders"] = folders
+        self._settings.reference_folders = folders
         self._write_settings()
         return True
 
@@ -456,7 +516,7 @@ class Library:
         from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
 
         try:
-            return parse_keep_rule(self._settings.get("duplicate_keep_rule"))
+            return parse_keep_rule(self._settings.duplicate_keep_rule)
         except DuplicateError:
             return parse_keep_rule(None)
 
@@ -467,7 +527,7 @@ class Library:
             parsed = parse_keep_rule(rule)
         except DuplicateError as exc:
             raise LibraryError(str(exc)) from None
-        self._settings["duplicate_keep_rule"] = list(parsed)
+        self._settings.duplicate_keep_rule = list(parsed)
         self._write_settings()
         return parsed
 
@@ -555,36 +615,36 @@ class Library:
 
     def plan_trash(self, groups, selected=None):
         """A ``TrashPlan`` of the ticked copies (None: every group's proposed extras)."""
-        from simdesk.core.duplicates.trash import TrashPlan
+        from simdesk.core.duplicates.journal import TrashPlan
 
         return TrashPlan.from_groups(groups, selected, self.reference_folders)
 
     def trash_duplicates(self, plan):
         """Move the plan's files to the Trash, journaled; a ``TrashReport`` (its batch undoes it)."""
-        from simdesk.core.duplicates.trash import move_to_trash
+        from simdesk.core.duplicates.journal import move_to_trash
 
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def trash_files(self, paths):
         """Move photos the user picked to the Trash, journaled and undoable; a ``TrashReport``."""
-        from simdesk.core.duplicates.trash import move_to_trash, plan_for_files
+        from simdesk.core.duplicates.journal import move_to_trash, plan_for_files
 
         plan = plan_for_files(self.store, paths, self.reference_folders)
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def undo_trash(self, batch: str | None = None):
         """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
-        from simdesk.core.duplicates.trash import undo
+        from simdesk.core.duplicates.journal import undo
 
         return undo(self.store, batch)
 
     def trash_batches(self):
-        from simdesk.core.duplicates.trash import batches
+        from simdesk.core.duplicates.journal_store import batches
 
         return batches(self.store)
 
     def reconcile_trash(self):
         """Settle trash moves a crash interrupted (call at start-up); a ``ReconcileReport``."""
-        from simdesk.core.duplicates.trash import reconcile
+        from simdesk.core.duplicates.journal import reconcile
 
         return reconcile(self.store)

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from simdesk.core.duplicates import grouping as core_duplicates
 from simdesk.core.duplicates.dismissed import dismissed_pairs
-from simdesk.core.duplicates import trash as core_trash
+from simdesk.core.duplicates import freedesktop_trash as core_trash
 from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.dup_cards import GroupCard
 from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome

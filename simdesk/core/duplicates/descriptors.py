@@ -60,7 +60,7 @@ class DescriptorSpec:
     onnx_sha256: str
     layer: str
     dim: int
-    preprocess: str  # the decoder's resize mode, part of every embedding space
+    preprocess: str  # the decoder's resize mode and normalisation (ModelManifest.space_key)
 
     def pooling_name(self, view: str) -> str:
         prefix = DESCRIPTOR_VERSION if view == "upright" else f"{DESCRIPTOR_VERSION}-{view}"
@@ -103,7 +103,7 @@ class DescriptorModel:
         probe = self.run(np.zeros((1, manifest.input_size, manifest.input_size, 3), np.uint8),
                          rotations=False)[0]
         self.spec = DescriptorSpec(manifest.name, manifest.onnx_sha256, layer, probe.shape[1],
-                                   manifest.resize_mode)
+                                   manifest.space_key)
 
     @staticmethod
     def _open(model_bytes: bytes, providers, threads):
