@@ -797,6 +797,7 @@ class DuplicatesPage(QWidget):
         position = self.group_layout.indexOf(old)
         new = self._make_card(k + 1, group)
         self.group_layout.insertWidget(position, new)
+        new.setVisible(self.container.isVisible())
         self.group_layout.removeWidget(old)
         old.hide()
         old.deleteLater()
@@ -811,7 +812,7 @@ class DuplicatesPage(QWidget):
         self.group_layout.removeWidget(self.section_label)
         self.section_label.setVisible(False)
         for number, group in enumerate(groups[: self.shown], 1):
-            if group.kind == "similar_shot" and not self.section_label.isVisible():
+            if group.kind == "similar_shot" and self.section_label.isHidden():
                 shots = sum(1 for g in groups if g.kind == "similar_shot")
                 self.section_label.setText(
                     f"Similar shots · {shots:,} group{'s' if shots != 1 else ''}: different exposures of "
@@ -820,14 +821,15 @@ class DuplicatesPage(QWidget):
                 self.group_layout.insertWidget(len(self.cards), self.section_label)
                 self.section_label.setVisible(True)
             card = self._make_card(number, group)
-            self.group_layout.insertWidget(len(self.cards) + int(self.section_label.isVisible()), card)
+            self.group_layout.insertWidget(len(self.cards) + int(not self.section_label.isHidden()), card)
+            card.setVisible(self.container.isVisible())  # now, not on a posted event: laid out at once
             self.cards.append(card)
         if self.current_key is not None and self.card(self.current_key) is None:
             self.current_key = None
         rest = len(groups) - len(self.cards)
         self.more_button.setText(f"Show {min(rest, PAGE_GROUPS):,} more groups ({rest:,} not shown)")
         self.more_button.setVisible(rest > 0)
-        end = len(self.cards) + int(self.section_label.isVisible())
+        end = len(self.cards) + int(not self.section_label.isHidden())
         self.group_layout.removeWidget(self.placeholder)
         self.group_layout.insertWidget(end, self.placeholder)
         self.group_layout.removeWidget(self.more_button)
@@ -1019,9 +1021,9 @@ class DuplicatesPage(QWidget):
     def key_keep(self) -> None:
         group, path = self.current_group(), self.current_path()
         if group is not None and path != group.keep:
-            member = self.current_member
             self.choose_keep(group, path)
-            self._set_current(group.key, member, scroll=False)
+            members = [m.path for m in self.visible_members(self.group(group.key))]
+            self._set_current(group.key, members.index(path), scroll=False)  # the same photo
         self._refocus()
 
     def key_tick(self) -> None:
