@@ -92,14 +92,14 @@ def details_text(member, group, ticked: bool) -> str:
     dims = f"{member.width}×{member.height}" if member.pixels else "size unknown"
     quality = f" · JPEG quality {p.jpeg_quality}" if p.jpeg_quality else ""
     file_date = time.strftime("%Y-%m-%d %H:%M", time.localtime(member.mtime_ns / 1e9))
-    taken = (time.strftime("%Y-%m-%d %H:%M", time.gmtime(member.capture_time))
+    taken = ("taken " + time.strftime("%Y-%m-%d %H:%M", time.gmtime(member.capture_time))
              if member.capture_time is not None else "no capture date")
     role = ("KEEP" if member.path == group.keep else "reference folder: never moved" if member.reference
             else "ticked for the Trash" if ticked else "not ticked")
     return "\n".join([
         f"{os.path.basename(member.path)} — {role}",
         f"{dims} · {format_bytes(member.size)}{quality}",
-        f"taken {taken} · file date {file_date}",
+        f"{taken} · file date {file_date}",
         f"camera: {p.camera or '—'} · software: {p.software or '—'}",
         f"folder: {member.folder}",
         f"path: {member.path}",
@@ -133,7 +133,21 @@ def load_pair(path_a: str, path_b: str):
     a, b = _decode_rgb(path_a), _decode_rgb(path_b)
     diff = difference(a, b) if a is not None and b is not None else None
     return (_qimage(a) if a is not None else None, _qimage(b) if b is not None else None,
-            diff, _qimage(diff.image) if diff is not None else None)
+            diff, _qimage(diff.image) if diff is not None else None, _full_alignment(diff, a, b))
+
+
+def _full_alignment(diff, a, b) -> QTransform | None:
+    """The difference's alignment (b -> a, at the comparison's size) between the full-size photos,
+    as a QTransform; None without one, or mirrored (then b is only scaled to a's width)."""
+    from simdesk.core.duplicates.difference import SIDE
+
+    if diff is None or diff.matrix is None or diff.mirrored:
+        return None
+    sa = a.shape[1] / diff.image.shape[1]  # comparison pixels of a -> full pixels
+    sb = min(1.0, SIDE / max(b.shape[:2]))  # full pixels of b -> comparison pixels
+    m = diff.matrix
+    lin, t = m[:, :2] * sa * sb, m[:, 2] * sa
+    return QTransform(lin[0, 0], lin[1, 0], lin[0, 1], lin[1, 1], t[0], t[1])
 
 
 class ZoomView(QGraphicsView):
@@ -155,15 +169,22 @@ class ZoomView(QGraphicsView):
         self.scene().addItem(self.item)
         self.message = self.scene().addText("")
 
-    def show_image(self, image: QImage | None, width: float, text: str = "") -> None:
-        """Show ``image`` scaled to ``width`` scene units (the first photo's pixel width)."""
+    def show_image(self, image: QImage | None, width: float, text: str = "",
+                   transform: QTransform | None = None) -> None:
+        """Show ``image`` scaled to ``width`` scene units (the first photo's pixel width), or placed
+        by ``transform`` (the alignment onto the first photo)."""
         if image is None or image.isNull():
             self.item.setPixmap(QPixmap())
             self.message.setPlainText(text or "cannot be shown")
             return
         self.message.setPlainText("")
         self.item.setPixmap(QPixmap.fromImage(image))
-        self.item.setScale(width / max(image.width(), 1))
+        if transform is not None:
+            self.item.setScale(1.0)
+            self.item.setTransform(transform)
+        else:
+            self.item.setTransform(QTransform())
+            self.item.setScale(width / max(image.width(), 1))
 
     def scale_factor(self) -> float:
         return self.transform().m11()
@@ -201,6 +222,7 @@ class CompareDialog(PersistentGeometry, QDialog):
         self.images: dict[str, QImage | None] = {}
         self.diff = None
         self.diff_image: QImage | None = None
+        self.alignment: QTransform | None = None
         self._task = None
         self._syncing = False
 
@@ -335,7 +357,7 @@ class CompareDialog(PersistentGeometry, QDialog):
         self.keep_button.setEnabled(b.path != self.group.keep)
         if self._task is not None:
             self._task.cancel()
-        self.diff = self.diff_image = None
+        self.diff = self.diff_image = self.alignment = None
         for view in (self.view_left, self.view_right):
             view.show_image(None, 1, "loading…")
         self._task = self.controller.reads.run(load_pair, a.path, b.path,
@@ -346,13 +368,17 @@ class CompareDialog(PersistentGeometry, QDialog):
         self._task = None
         if self.group is None or paths != (self.left_member.path, self.right_member.path):
             return
-        image_a, image_b, diff, diff_image = result
+        image_a, image_b, diff, diff_image, alignment = result
         self.images = {paths[0]: image_a, paths[1]: image_b}
-        self.diff, self.diff_image = diff, diff_image
+        self.diff, self.diff_image, self.alignment = diff, diff_image, alignment
         text = self._evidence_base
         if diff is not None:
-            text += (f"\nDifference view: {diff.method}; {100 * diff.changed_fraction:.0f}% of the "
-                     "compared area differs.")
+            pct = 100 * diff.changed_fraction
+            text += (f"\nDifference view: {diff.method}; {pct:.1f}% of the compared area differs."
+                     if pct < 10 else f"\nDifference view: {diff.method}; {pct:.0f}% of the compared area differs.")
+            text += ("\nSide by side and flip show the second photo aligned onto the first (same place, "
+                     "same scale)." if alignment is not None else
+                     "\nSide by side and flip show the second photo scaled to the first one's width.")
         self.evidence.setText(text)
         self._show()
         self.fit()
@@ -372,16 +398,22 @@ class CompareDialog(PersistentGeometry, QDialog):
         width = self.width_a
         self.view_right.setVisible(self.mode != "flip")
         if self.mode == "flip":
-            self.view_left.show_image(self.images.get(b if self.flipped else a), width)
+            if self.flipped:
+                self.view_left.show_image(self.images.get(b), width, transform=self.alignment)
+            else:
+                self.view_left.show_image(self.images.get(a), width)
         else:
             self.view_left.show_image(self.images.get(a), width)
             if self.mode == "difference":
                 self.view_right.show_image(self.diff_image, width, "no difference view")
             else:
-                self.view_right.show_image(self.images.get(b), width)
+                self.view_right.show_image(self.images.get(b), width, transform=self.alignment)
+        # One scene rectangle, the first photo's: the scroll bars of both views mean the same place.
+        image_a = self.images.get(a)
+        rect = (QRectF(0, 0, image_a.width(), image_a.height()) if image_a is not None and not image_a.isNull()
+                else QRectF(0, 0, 100, 100))
         for view in (self.view_left, self.view_right):
-            view.scene().setSceneRect(view.item.sceneBoundingRect() if not view.item.pixmap().isNull()
-                                      else QRectF(0, 0, 100, 100))
+            view.scene().setSceneRect(rect)
         self.details_left.setText(details_text(self.members[self.right if self.mode == "flip" and self.flipped
                                                             else self.left], self.group,
                                                (b if self.flipped and self.mode == "flip" else a) in self.ticked))

@@ -32,6 +32,7 @@ class Difference:
     inliers: int  # matched points that agree with the transform (0 without one)
     changed_fraction: float  # share of the compared area that differs
     matrix: np.ndarray | None = None  # 2 x 3: pixels of the second (at SIDE) -> pixels of the first
+    mirrored: bool = False  # the second is mirrored before ``matrix``
 
 
 def _small(rgb: np.ndarray, side: int) -> np.ndarray:
@@ -99,7 +100,7 @@ def difference(a_rgb: np.ndarray, b_rgb: np.ndarray, side: int = SIDE) -> Differ
     else:
         warped = cv2.resize(gb, (w, h), interpolation=cv2.INTER_AREA)
         inside = np.ones((h, w), bool)
-        matrix, inliers = None, 0
+        matrix, inliers, mirrored = None, 0, False
         method = ("no alignment found (too few matching points): the two resized to the same size "
                   "and compared as they are")
     ga = _grey(a)
@@ -118,4 +119,4 @@ def difference(a_rgb: np.ndarray, b_rgb: np.ndarray, side: int = SIDE) -> Differ
     image[~inside] = (base[~inside] * 0.5)
     changed = float((diff > CHANGED)[inside].mean()) if inside.any() else 1.0
     return Difference(np.clip(image, 0, 255).astype(np.uint8), found is not None, method, int(inliers),
-                      changed, matrix)
+                      changed, matrix, mirrored)
