@@ -31,11 +31,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
-    QWidget,
 )
 
 from simdesk.core.units import format_bytes
-from simdesk.ui.dup_cards import member_date
 from simdesk.ui.settings import PersistentGeometry
 
 MAX_SIDE = 16384  # "full resolution": photos are decoded whole up to this side
