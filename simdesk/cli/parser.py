@@ -159,8 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-rule", metavar="RULE",
                    help="which copy to keep, as an order of criteria, saved for next time "
                         "(default original,oldest,pixels,size,shortest_path; also newest)")
+    p.add_argument("--csv", action="store_true",
+                   help="print one CSV row per photo: group, group_id, kind, role, path, size, width, "
+                        "height, capture_time, similarity, camera, software, reason")
     p.add_argument("--trash-extras", action="store_true",
-                   help="move every group's extra copies to the Trash (asks first)")
+                   help="move the ticked extra copies to the Trash (asks first); the keep choices and "
+                        "ticks made in the app's review are followed")
+    p.add_argument("--group", nargs="+", metavar="ID", default=None,
+                   help="with --trash-extras: only these groups (the ID printed in brackets in the listing)")
+    p.add_argument("--interactive", "-i", action="store_true",
+                   help="with --trash-extras: ask group by group in the terminal (y: move its extras, "
+                        "n: skip it, k N: keep copy N instead, then move the others, q: stop)")
     p.add_argument("--yes", action="store_true", help="with --trash-extras: do not ask")
     p.add_argument("--fast", action="store_true",
                    help="compare the library's own vectors (no preparation; finds fewer edited copies)")

@@ -603,6 +603,19 @@ class Library:
         return scan.groups(threshold, keep_rule=keep_rule or self.duplicate_keep_rule,
                            reference_folders=self.reference_folders, separate_shots=separate_shots)
 
+    def duplicate_decisions(self, groups):
+        """The user's stored keep choices and ticks for these groups, by group key
+        (``decisions.GroupDecision``; lapsed where a file changed since)."""
+        from simdesk.core.duplicates.decisions import decisions_for
+
+        return decisions_for(self.store, groups)
+
+    def record_duplicate_decision(self, group, *, keep: str | None = None, ticks=None) -> None:
+        """Store the copy to keep and/or the ticks (path -> bool) chosen in ``group``."""
+        from simdesk.core.duplicates.decisions import record
+
+        record(self.store, group, keep=keep, ticks=ticks)
+
     def dismiss_duplicates(self, paths) -> int:
         """Mark these library photos as "not a duplicate" of each other, for good."""
         from simdesk.core.duplicates.dismissed import NotInLibraryError, dismiss, hashes_of
