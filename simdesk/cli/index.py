@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from simdesk.cli.common import EXIT_CANCELLED, EXIT_OK, edit_folders, open_library, print_err
+from simdesk.cli.common import EXIT_CANCELLED, EXIT_OK, edit_folders, open_library, print_err, say_fallback
 from simdesk.cli.models import ensure_model
 from simdesk.cli.render import ProgressRenderer, cancel_on_interrupt
 from simdesk.core.units import format_bytes, format_duration
@@ -24,6 +24,7 @@ def cmd_index(args) -> int:
     ensure_model(library.model_name)
     embedder = library.embedder()
     print_err(f"Model {library.model_name} ({library.pooling} pooling) on {embedder.provider}")
+    say_fallback(embedder.fallback)
     with cancel_on_interrupt() as cancel, ProgressRenderer() as progress:
         report = library.index(progress=progress, cancel=cancel, retry_failed=args.retry_failed,
                                workers=args.workers, batch_size=args.batch_size)
@@ -83,14 +84,19 @@ def _print_index_report(report) -> None:
 
 
 def cmd_status(args) -> int:
+    from simdesk.core.providers import compute_status
+
     status = open_library(args, notices=False).status()
+    compute = compute_status()
     if args.json:
-        print(json.dumps(status.__dict__, indent=2, ensure_ascii=False))
+        print(json.dumps({**status.__dict__, "provider": compute.provider, "provider_note": compute.reason},
+                         indent=2, ensure_ascii=False))
         return EXIT_OK
     print(f"Library:   {status.directory}")
     print(f"Database:  {format_bytes(status.database_bytes)}")
     print(f"Model:     {status.model} ({status.pooling} pooling)")
     print(f"Photos:    {status.photos} known, {status.embedded} indexed with this model")
+    print(f"Runs on:   {compute.line()}")
     print("Folders:" + ("" if status.folders else "   none yet (simdesk index FOLDER)"))
     for folder in status.folders:
         flag = "  (offline)" if folder in status.offline_folders else ""
