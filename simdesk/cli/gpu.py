@@ -52,7 +52,7 @@ def cmd_gpu(args) -> int:
                        "simdesk with pip (README: Install) to use a GPU")
     if args.action == "enable":
         print_err("Replacing ONNX Runtime's CPU build with its GPU build and NVIDIA's CUDA and cuDNN "
-                  "libraries (over 1 GB of downloads; only the NVIDIA driver is needed on the machine)…")
+                  "libraries (a 256 MB wheel plus NVIDIA's, several hundred MB more; only the NVIDIA driver is needed on the machine)…")
         _swap(GPU_REQUIREMENT, CPU_REQUIREMENT)
         code = _check_in_new_interpreter(require_cuda=True)
         if code != EXIT_OK:
