@@ -29,6 +29,16 @@ def user_errors() -> tuple[type[Exception], ...]:
 
 
 def cmd_gui(args) -> int:
+    import os
+
+    from simdesk.system_libs import preflight
+
+    check = preflight()  # before Qt loads: a missing system library would abort the process
+    if check.problem:
+        print_err(f"simdesk: {check.problem}")
+        return EXIT_ERROR
+    if check.platform:
+        os.environ["QT_QPA_PLATFORM"] = check.platform
     try:
         from simdesk.ui.app import main as gui_main
     except ImportError as exc:

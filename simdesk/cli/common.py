@@ -17,6 +17,15 @@ def print_err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def say_fallback(reason: str | None) -> None:
+    """The CPU fallback, once per run, in one line with its reason."""
+    from simdesk.core.providers import fallback_line, say_once
+
+    line = say_once(fallback_line(reason)) if reason else None
+    if line:
+        print_err(line)
+
+
 def open_library(args, notices: bool = True):
     """The library of ``--library`` (or the default one), its notices shown on stderr."""
     from simdesk.core.library import Library

@@ -133,6 +133,12 @@ def cmd_duplicates(args) -> int:
     rotations = not args.no_rotations
     if args.keep_rule:
         library.set_duplicate_keep_rule(args.keep_rule)
+    if not library.store.photo_count():  # nothing to compare: no model needed, nothing downloaded
+        if args.json:
+            print(json_text({"threshold": args.threshold, "model": library.model_name, "groups": []}))
+        else:
+            print("No photos in the library yet: add and index a folder first (simdesk index FOLDER).")
+        return EXIT_OK
     if not args.fast:
         ensure_model(library.model_name)
         missing = library.duplicates_missing(rotations)

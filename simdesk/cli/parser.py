@@ -7,6 +7,7 @@ import argparse
 from simdesk import __version__
 from simdesk.cli.duplicates import cmd_duplicates, cmd_not_duplicates, cmd_reference, cmd_undo
 from simdesk.cli.eval import cmd_eval, cmd_eval_duplicates
+from simdesk.cli.gpu import cmd_gpu
 from simdesk.cli.index import cmd_folders, cmd_index, cmd_problems, cmd_status
 from simdesk.cli.map import cmd_map
 from simdesk.cli.models import cmd_models
@@ -91,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--count", type=int, default=200, help="how many photos to calibrate on")
     m = command(msub, "remove", help="delete an installed model's files")
     m.add_argument("name")
+
+    p = command(sub, "gpu", cmd_gpu, help="which processor runs the model; put the NVIDIA GPU build in place",
+                description="check (default): say whether the model runs on an NVIDIA GPU (CUDA) or "
+                            "the CPU, and why. enable: replace ONNX Runtime's CPU build in simdesk's "
+                            "environment with its GPU build and NVIDIA's CUDA and cuDNN wheels "
+                            "(only the NVIDIA driver is needed), then prove that CUDA runs. "
+                            "disable: put the CPU build back.")
+    p.add_argument("action", nargs="?", choices=("check", "enable", "disable"), default="check")
+    p.add_argument("--require-cuda", action="store_true", help="with check: exit 1 unless CUDA runs")
+    p.add_argument("--json", action="store_true", help="with check: print JSON")
 
     p = command(sub, "eval", help="measure quality on labelled photos")
     esub = p.add_subparsers(dest="eval_kind", metavar="KIND")

@@ -47,6 +47,7 @@ import numpy as np
 from PIL import Image
 
 from simdesk.core.provenance import Provenance, read_provenance
+from simdesk.core.raw import RAW_EXTENSIONS, RAW_INSTALL_HINT, open_raw, raw_kind
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -72,7 +73,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
         # JPEG 2000 (Pillow wheels ship OpenJPEG)
         ".jp2", ".j2k", ".jpf", ".jpx",
     }
-)
+) | RAW_EXTENSIONS  # camera RAW: needs rawpy (simdesk.core.raw)
 
 # Pillow format names we are willing to decode. Restricting the candidates
 # (instead of trying all ~40 Pillow plugins) keeps random bytes or a text file
@@ -364,6 +365,13 @@ def _open_image(data: bytes, head: bytes) -> Any:
 
 
 def _open_any(data: bytes) -> Any:
+    if raw_kind(data):  # camera RAW: LibRaw through rawpy, the `raw` extra
+        try:
+            return open_raw(data)
+        except ImportError:
+            raise UnsupportedFormatError(f"RAW photo needs rawpy: {RAW_INSTALL_HINT}") from None
+        except Exception as exc:  # rawpy's LibRaw errors: unsupported camera, damaged file
+            raise UnsupportedFormatError(f"RAW photo LibRaw cannot read ({type(exc).__name__})") from exc
     head = bytes(data[:512])
     kind = _heif_kind(head)
     if kind is None:

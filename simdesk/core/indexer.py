@@ -26,6 +26,7 @@ from simdesk.core.duplicates.facts import local_features_or_none
 from simdesk.core.embedder import Embedder
 from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
 from simdesk.core.progress import Progress, ProgressCallback
+from simdesk.core.raw import VIDEO_EXTENSIONS, VIDEO_REASON
 from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
 from simdesk.core.store import EmbeddingSpace, Store
 
@@ -148,6 +149,9 @@ class Prepared:
 def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size: int,
             resize_mode: str) -> Prepared:
     result = Prepared(item)
+    if os.path.splitext(item.file.path)[1].lower() in VIDEO_EXTENSIONS:  # listed, never read
+        result.error = VIDEO_REASON
+        return result
     if item.file.size > MAX_FILE_BYTES:
         result.error = (f"file too large to be a photo ({item.file.size / 1e9:.1f} GB; "
                         f"limit {MAX_FILE_BYTES / 1e9:.1f} GB)")
@@ -307,7 +311,8 @@ def index_folders(
 
     offline = [root for root in folders if not os.path.isdir(root) and not os.path.isfile(root)]
     online = [root for root in folders if root not in offline]
-    scan = scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel, on_progress=on_scan)
+    # Videos too: each is reported once as skipped (VIDEO_REASON), not silently passed over.
+    scan = scan_folders(online, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, cancel=cancel, on_progress=on_scan)
     report.found = len(scan.files)
     report.scan_problems = scan.problems
     report.offline_folders = offline

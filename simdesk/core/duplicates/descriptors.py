@@ -35,7 +35,8 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.duplicates import facts
-from simdesk.core.embedder import Embedder, choose_providers
+from simdesk.core.embedder import Embedder, strict_provider, choose_providers
+from simdesk.core.providers import open_session
 from simdesk.core.paths import ChangedWhileReading, content_hash, read_file_stable
 from simdesk.core.models.catalog import ModelError, ModelManifest
 from simdesk.core.progress import Progress, ProgressCallback
@@ -114,8 +115,7 @@ class DescriptorModel:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(model_bytes, sess_options=options,
-                                    providers=providers or choose_providers())
+        return strict_provider(open_session(model_bytes, options, providers or choose_providers())).session
 
     def run(self, pixels: np.ndarray, rotations: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, H, W, 3) uint8 -> (upright (N, D), rot90 (N, D) or None), float32, not normalised."""
