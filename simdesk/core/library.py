@@ -250,10 +250,22 @@ class Library:
         retry_failed: bool = False,
         workers: int | None = None,
         batch_size: int = 16,
+        one_pass: bool = True,
     ) -> IndexReport:
+        """Index new and changed photos. ``one_pass`` (the default): the duplicate descriptors and
+        the map's colours come from the same decode and forward pass, so the first `duplicates`
+        and the first map have no per-photo model work left; False is the older path (they are
+        computed later, by ``prepare_duplicates`` and the map), kept for the benchmarks."""
         if not self.folders:
             raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
-        embedder = self.embedder()
+        descriptors = None
+        if one_pass:
+            from simdesk.core.duplicates.descriptors import IndexingDescriptors
+
+            descriptors = IndexingDescriptors(self.embedder().manifest)
+            embedder = self._indexing_embedder(descriptors.extra_output)
+        else:
+            embedder = self.embedder()
         return index_folders(
             self.store,
             self.space(embedder),
@@ -263,7 +275,18 @@ class Library:
             retry_failed=retry_failed,
             workers=workers,
             batch_size=batch_size,
+            descriptors=descriptors,
         )
+
+    def _indexing_embedder(self, extra_output: str | None) -> Embedder:
+        """The library's embedder whose session also returns ``extra_output`` (one forward pass)."""
+        if extra_output is None:
+            return self.embedder()
+        key = (self.model_name, self.pooling, extra_output)
+        if key not in self._embedders:
+            self._embedders[key] = Embedder(self.embedder().manifest, pooling=self.pooling,
+                                            extra_outputs=(extra_output,))
+        return self._embedders[key]
 
     # -- similar photos ------------------------------------------------------------------------
 
