@@ -82,3 +82,75 @@ def test_indexing_session_returns_the_mid_level_map(tiny_model):
     vectors, maps = embedder.embed_with_maps(pixels)
     assert maps["r1"].shape == (3, 16, 16, 16)
     np.testing.assert_allclose(vectors, Embedder(tiny_model, pooling="gem").embed(pixels), rtol=1e-5)
+
+
+# -- int8 by default, guarded ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def many_photos(tmp_path):
+    folder = tmp_path / "many"
+    for i in range(40):
+        draw_photo(folder / f"p{i:03d}.jpg", seed=i, size=(96, 72), quality=90)
+    return folder
+
+
+@pytest.fixture
+def small_sample(monkeypatch):
+    from simdesk.core import int8
+
+    monkeypatch.setattr(int8, "MIN_PHOTOS", 30)
+    monkeypatch.setattr(int8, "CALIBRATION_PHOTOS", 16)
+    monkeypatch.setattr(int8, "SAMPLE_PHOTOS", 32)
+    return int8
+
+
+def test_a_new_library_on_the_cpu_gets_a_checked_int8_model(library, many_photos, small_sample, capsys):
+    from simdesk.cli import main
+
+    library.add_folder(many_photos)
+    report = library.index(workers=1)
+    assert report.embedded == 40
+    decision = library._settings["precision"][library.model_name]
+    assert decision["state"] == "int8", decision
+    check = decision["check"]
+    assert check["passed"] and check["top10_overlap"] >= 0.9 and check["photos"] == 32
+    manifest = library.manifest()
+    assert manifest.source.startswith("int8") and manifest.onnx_sha256 == decision["sha256"]
+    # Every photo is in the int8 model's space (one model file a library), descriptors included.
+    assert library.store.count_embedded(library.space().id) == 40
+    assert library.duplicates_missing() == 0
+    assert library.status().precision.startswith("int8 (checked against fp32")
+    library.close()
+    assert main(["status"]) == 0
+    assert "Precision: int8" in capsys.readouterr().out
+
+
+def test_int8_is_refused_when_it_disagrees(library, many_photos, small_sample, monkeypatch):
+    monkeypatch.setattr(small_sample, "MIN_TOP10_OVERLAP", 1.01)  # no model can pass this
+    library.add_folder(many_photos)
+    library.index(workers=1)
+    assert library.status().precision.startswith("fp32 (int8 disagreed")
+    assert not library.manifest().source.startswith("int8")
+    assert not (library.directory / "models" / f"{library.model_name}-int8").exists()
+    assert library.store.count_embedded(library.space().id) == 40
+
+
+def test_small_or_old_libraries_and_gpus_keep_fp32(library, photo_folder, many_photos, small_sample,
+                                                    monkeypatch):
+    library.add_folder(photo_folder)
+    library.index(workers=1)  # 7 photos: too few to calibrate on; decided later
+    assert library.status().precision == ""
+    monkeypatch.setattr(small_sample, "REEMBED_LIMIT", 5)
+    library.add_folder(many_photos)
+    library.index(workers=1)
+    assert library.status().precision == "fp32 (indexed in fp32 before int8 was the default)"
+
+
+def test_gpu_keeps_fp32(library, many_photos, small_sample, monkeypatch):
+    from simdesk.core import embedder
+
+    monkeypatch.setattr(embedder.Embedder, "provider", property(lambda self: embedder.CUDA))
+    library.add_folder(many_photos)
+    library.index(workers=1)
+    assert library.status().precision == "fp32 (GPU (CUDA): fp32 is kept)"
