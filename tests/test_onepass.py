@@ -115,6 +115,7 @@ def test_a_new_library_on_the_cpu_gets_a_checked_int8_model(library, many_photos
     assert decision["state"] == "int8", decision
     check = decision["check"]
     assert check["passed"] and check["top10_overlap"] >= 0.9 and check["photos"] == 32
+    assert check["copies"] == 16 and check["copies_int8"] >= check["copies_fp32"]
     manifest = library.manifest()
     assert manifest.source.startswith("int8") and manifest.onnx_sha256 == decision["sha256"]
     # Every photo is in the int8 model's space (one model file a library), descriptors included.

@@ -7,10 +7,11 @@ When a library is indexed for the first time (none of its photos has a vector ye
 2. the model is quantised (ONNX Runtime static QDQ: u8 activations, s8 per-channel weights),
    calibrated on the first ``CALIBRATION_PHOTOS`` of them; the copy lives in the library's own
    folder (``models/``), so no other library's calibration can ever replace it;
-3. both models embed the whole sample (search vectors and both duplicate descriptors), and the
-   check compares them: the mean cosine of the search vectors, the overlap of each photo's
-   top-10 similar list, the mean cosine of the duplicate descriptors and the candidate pairs of
-   the duplicate scan (whitened descriptors above the scan's floor) must agree;
+3. both models embed the whole sample plus edited copies of its held-out photos (search vectors
+   and both duplicate descriptors), and the check compares them: the mean cosine of the search
+   vectors, the overlap of each photo's top-10 similar list, the mean cosine of the duplicate
+   descriptors, the edited copies the duplicate scan would look at (whitened descriptors above
+   its floor) and the other pairs that cross that floor must agree;
 4. int8 is kept only if every figure passes; either way the decision and its figures are kept in
    the library's settings and shown by ``simdesk status``.
 
@@ -41,7 +42,13 @@ REEMBED_LIMIT = 256  # a library with more fp32 vectors than this keeps fp32 (in
 MIN_MEAN_COSINE = 0.95
 MIN_TOP10_OVERLAP = 0.90
 MIN_DESCRIPTOR_COSINE = 0.95
-MIN_PAIR_AGREEMENT = 0.90  # Jaccard of the candidate pair sets (1.0 when both are empty)
+# Duplicate decisions: the verification (local features) does not use the model, so the model
+# changes a decision only by changing the candidate pairs. Every edited copy fp32 makes a
+# candidate must stay one, and few other pairs may cross the floor by more than the margin (pairs
+# just at the floor cross it either way on any small change: they are not decisions).
+FLIP_MARGIN = 0.05
+MAX_CLEAR_FLIP_SHARE = 0.02
+COPIES = 24
 
 
 @dataclass
@@ -50,15 +57,18 @@ class Int8Check:
     mean_cosine: float
     top10_overlap: float
     descriptor_cosine: float
-    pairs_fp32: int
-    pairs_int8: int
-    pair_agreement: float
+    copies: int  # edited copies made of sample photos (a crop, a colour change, a rotation)
+    copies_fp32: int  # of them, candidates of their original with fp32
+    copies_int8: int  # ... with int8
+    clear_flips: int  # other pairs on opposite sides of the scan's floor by more than FLIP_MARGIN
+    pairs_fp32: int  # candidate pairs (whitened similarity above the floor) with fp32
 
     @property
     def passed(self) -> bool:
         return (self.mean_cosine >= MIN_MEAN_COSINE and self.top10_overlap >= MIN_TOP10_OVERLAP
                 and self.descriptor_cosine >= MIN_DESCRIPTOR_COSINE
-                and self.pair_agreement >= MIN_PAIR_AGREEMENT)
+                and self.copies_int8 >= self.copies_fp32
+                and self.clear_flips <= MAX_CLEAR_FLIP_SHARE * max(self.pairs_fp32, 1))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
@@ -66,8 +76,8 @@ class Int8Check:
     def describe(self) -> str:
         return (f"{self.photos} photos: vectors cosine {self.mean_cosine:.4f}, top-10 overlap "
                 f"{self.top10_overlap:.3f}, descriptors cosine {self.descriptor_cosine:.4f}, "
-                f"duplicate candidate pairs {self.pairs_fp32} fp32 / {self.pairs_int8} int8 "
-                f"(agreement {self.pair_agreement:.2f})")
+                f"edited copies found {self.copies_int8}/{self.copies} (fp32 {self.copies_fp32}), "
+                f"{self.clear_flips} of {self.pairs_fp32} candidate pairs clearly changed")
 
 
 def disabled_by_environment() -> bool:
@@ -101,31 +111,59 @@ def _top10(vectors: np.ndarray) -> list[set[int]]:
             for i in ids]
 
 
-def _candidate_pairs(whitening, upright: np.ndarray) -> set[tuple[int, int]]:
-    from simdesk.core.duplicates.grouping import CANDIDATE_FLOOR
+def edited_copies(pixels: np.ndarray, count: int = COPIES) -> tuple[np.ndarray, np.ndarray]:
+    """(copies, index of each copy's original): crops, colour changes and quarter turns of the
+    last photos of ``pixels`` (held out from the calibration), made in memory."""
+    from PIL import Image, ImageEnhance
 
-    white = whitening.apply(upright)
-    sims = white @ white.T
-    i, j = np.nonzero(np.triu(sims >= CANDIDATE_FLOOR, k=1))
-    return set(zip(i.tolist(), j.tolist()))
+    size = pixels.shape[1]
+    originals = np.arange(max(0, len(pixels) - count), len(pixels))
+    out = []
+    for k, i in enumerate(originals):
+        img = Image.fromarray(pixels[i])
+        if k % 3 == 0:  # an 80 % crop, scaled back up
+            m = size // 10
+            img = img.crop((m, m, size - m, size - m)).resize((size, size), Image.BILINEAR)
+        elif k % 3 == 1:  # brighter and more saturated
+            img = ImageEnhance.Color(ImageEnhance.Brightness(img).enhance(1.25)).enhance(1.4)
+        else:  # turned a quarter (clockwise: the turned view of the copy matches the original)
+            img = img.transpose(Image.ROTATE_270)
+        out.append(np.asarray(img.convert("RGB")))
+    return np.stack(out), originals
 
 
-def compare(fp32, int8) -> Int8Check:
-    """How well the int8 outputs agree with the fp32 ones on the same photos."""
+def _whitened_sims(whitening, upright: np.ndarray, turned: np.ndarray) -> np.ndarray:
+    """Pair similarities as the scan ranks them: the best of upright/upright and upright/turned."""
+    up, tu = whitening.apply(upright), whitening.apply(turned)
+    return np.maximum(up @ up.T, np.maximum(up @ tu.T, tu @ up.T))
+
+
+def compare(fp32, int8, photos: int | None = None,
+            originals: np.ndarray | None = None) -> Int8Check:
+    """How well the int8 outputs agree with the fp32 ones on the same photos: the first
+    ``photos`` rows are library photos, the rest edited copies of rows ``originals``."""
     from simdesk.core.duplicates.candidates import Whitening
+    from simdesk.core.duplicates.grouping import CANDIDATE_FLOOR
 
     def cosine(a, b):
         return float(np.mean(np.sum(l2_normalize(a) * l2_normalize(b), axis=1)))
 
     (v32, u32, t32), (v8, u8, t8) = fp32, int8
-    lists32, lists8 = _top10(v32), _top10(v8)
+    n = len(v32) if photos is None else photos
+    originals = np.zeros(0, dtype=int) if originals is None else originals
+    lists32, lists8 = _top10(v32[:n]), _top10(v8[:n])
     overlap = float(np.mean([len(a & b) / max(len(a), 1) for a, b in zip(lists32, lists8)]))
-    whitening = Whitening.fit(u32)  # one whitening for both: the same library, the same yardstick
-    pairs32, pairs8 = _candidate_pairs(whitening, u32), _candidate_pairs(whitening, u8)
-    union = pairs32 | pairs8
-    agreement = len(pairs32 & pairs8) / len(union) if union else 1.0
-    return Int8Check(len(v32), cosine(v32, v8), overlap, min(cosine(u32, u8), cosine(t32, t8)),
-                     len(pairs32), len(pairs8), agreement)
+    whitening = Whitening.fit(u32[:n])  # one whitening for both: the same library, the same yardstick
+    s32, s8 = _whitened_sims(whitening, u32, t32), _whitened_sims(whitening, u8, t8)
+    copies = np.arange(n, len(v32))
+    found32 = int((s32[originals, copies] >= CANDIDATE_FLOOR).sum())
+    found8 = int((s8[originals, copies] >= CANDIDATE_FLOOR).sum())
+    upper = np.triu(np.ones((n, n), dtype=bool), k=1)
+    a, b = s32[:n, :n][upper], s8[:n, :n][upper]
+    flips = int((((a >= CANDIDATE_FLOOR + FLIP_MARGIN) & (b < CANDIDATE_FLOOR))
+                 | ((b >= CANDIDATE_FLOOR + FLIP_MARGIN) & (a < CANDIDATE_FLOOR))).sum())
+    return Int8Check(n, cosine(v32[:n], v8[:n]), overlap, min(cosine(u32, u8), cosine(t32, t8)),
+                     len(copies), found32, found8, flips, int((a >= CANDIDATE_FLOOR).sum()))
 
 
 def build_and_check(source, pooling: str, pixels: np.ndarray, directory: Path,
@@ -134,5 +172,10 @@ def build_and_check(source, pooling: str, pixels: np.ndarray, directory: Path,
     from simdesk.core.models.quantize import quantize_on_pixels
 
     quantized = quantize_on_pixels(source, pixels[:CALIBRATION_PHOTOS], directory, name)
-    check = compare(outputs(source, pooling, pixels), outputs(quantized, pooling, pixels))
+    copies, originals = edited_copies(pixels[CALIBRATION_PHOTOS:] if len(pixels) > CALIBRATION_PHOTOS
+                                      else pixels)
+    originals = originals + (CALIBRATION_PHOTOS if len(pixels) > CALIBRATION_PHOTOS else 0)
+    both = np.concatenate([pixels, copies])
+    check = compare(outputs(source, pooling, both), outputs(quantized, pooling, both),
+                    photos=len(pixels), originals=originals)
     return quantized, check

@@ -268,12 +268,12 @@ class Library:
 
         if self._precision():
             return self.precision()
-        base = load_model(self.model_name)
+        base = self.embedder().manifest  # undecided: the fp32 model as installed
         if int8.disabled_by_environment():
             self._record_precision("fp32", "int8 turned off by SIMDESK_INT8=0")
         elif base.source.startswith("int8"):
             self._record_precision("as installed", "the chosen model is itself an int8 copy")
-        elif Embedder(base, pooling=self.pooling).provider == CUDA:
+        elif self.embedder().provider == CUDA:
             self._record_precision("fp32", "GPU (CUDA): fp32 is kept")
         elif self.store.count_embedded(self._space_for(base, self.pooling).id) > int8.REEMBED_LIMIT:
             self._record_precision("fp32", "indexed in fp32 before int8 was the default")
