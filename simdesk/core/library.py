@@ -286,10 +286,12 @@ class Library:
             if len(pixels) < int8.CALIBRATION_PHOTOS:
                 return ""
             if progress:
-                progress(Progress("checking int8", 0, None, label=f"{len(pixels)} photos"))
+                progress(Progress("checking int8", 0, 1, label=f"{len(pixels)} photos"))
             name = f"{self.model_name}-int8"
             quantized, check = int8.build_and_check(base, self.pooling, pixels,
                                                     self.directory / "models", name)
+            if progress:
+                progress(Progress("checking int8", 1, 1, label=f"{len(pixels)} photos"))
             if check.passed:
                 self._record_precision("int8", f"checked against fp32 on {check.describe()}",
                                        model=name, sha256=quantized.onnx_sha256, check=check.to_dict())
