@@ -313,7 +313,7 @@ def dup_folder(tmp_path):
 
 def test_library_prepares_descriptors_once_and_finds_duplicates(library, dup_folder):
     library.add_folder(dup_folder)
-    library.index()
+    library.index(one_pass=False)  # a library indexed before the one-pass index: filled in here
     model = library.duplicate_descriptor_model()
     assert model.spec.layer == "features"  # the tiny model has no known mid-level layer
     assert library.duplicates_missing() == 9  # 11 files, 9 distinct contents
@@ -331,7 +331,7 @@ def test_library_prepares_descriptors_once_and_finds_duplicates(library, dup_fol
 
 def test_descriptors_skip_a_file_changed_since_indexing(library, dup_folder):
     library.add_folder(dup_folder)
-    library.index()
+    library.index(one_pass=False)
     draw_photo(dup_folder / "photo_3.jpg", seed=99, size=(160, 120))
     report = library.prepare_duplicates(workers=1)
     assert [p for p, _ in report.skipped] == [str(dup_folder / "photo_3.jpg")]

@@ -94,6 +94,8 @@ def cmd_status(args) -> int:
     print(f"Library:   {status.directory}")
     print(f"Database:  {format_bytes(status.database_bytes)}")
     print(f"Model:     {status.model} ({status.pooling} pooling)")
+    if status.precision:
+        print(f"Precision: {status.precision}")
     print(f"Photos:    {status.photos} known, {status.embedded} indexed with this model")
     print(f"Runs on:   {compute.line()}")
     print("Folders:" + ("" if status.folders else "   none yet (simdesk index FOLDER)"))

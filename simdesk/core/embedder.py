@@ -46,8 +46,11 @@ class Embedder:
     """
 
     def __init__(self, manifest: ModelManifest, pooling: str = "avg", providers: list[str] | None = None,
-                 threads: int | None = None):
+                 threads: int | None = None, extra_outputs: tuple[str, ...] = ()):
         self.manifest = manifest
+        # Intermediate values the session also returns (e.g. the duplicate descriptors' mid-level
+        # map): added as graph outputs, so one forward pass gives them with the feature map.
+        self.extra_outputs = tuple(o for o in extra_outputs if o != manifest.feature_output)
         self.pooling = pooling
         self._providers = providers
         self._threads = threads
@@ -99,13 +102,27 @@ class Embedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = self._providers or choose_providers()
         try:
-            opened = open_session(str(self.manifest.onnx_path), options, providers)
+            opened = open_session(self._model_source(), options, providers)
         except Exception as exc:  # ORT raises its own unrelated exception types for bad files
             raise ModelError(
                 f"cannot load the model file {self.manifest.onnx_path} ({exc}). "
                 f"{install_hint(self.manifest.name, reinstall=True)}"
             ) from exc
         return strict_provider(opened)
+
+    def _model_source(self):
+        """The ONNX file's path, or the model's bytes with ``extra_outputs`` added as outputs."""
+        if not self.extra_outputs:
+            return str(self.manifest.onnx_path)
+        import onnx
+        from onnx import helper
+
+        model = onnx.load(str(self.manifest.onnx_path))
+        have = {o.name for o in model.graph.output}
+        for name in self.extra_outputs:
+            if name not in have:
+                model.graph.output.append(helper.make_empty_tensor_value_info(name))
+        return model.SerializeToString()
 
     def preprocess(self, pixels: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, 3, H, W) float32 normalised as the manifest says."""
@@ -120,6 +137,13 @@ class Embedder:
         session = self.session
         names = outputs or [self.manifest.feature_output]
         return session.run(names, {self.manifest.input_name: self.preprocess(pixels)})
+
+    def embed_with_maps(self, pixels: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``embed`` plus the raw maps of the same forward pass by name: the feature output and
+        the ``extra_outputs``."""
+        names = [self.manifest.feature_output, *self.extra_outputs]
+        maps = self.feature_maps(pixels, names)
+        return pool(maps[0], self.pooling), dict(zip(names, maps))
 
     def embed(self, pixels: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 -> (N, D) float32 pooled vectors (not normalised)."""

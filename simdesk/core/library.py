@@ -83,6 +83,7 @@ class LibraryStatus:
     skipped_by_reason: dict[str, int]
     database_bytes: int
     notices: list[str] = field(default_factory=list)
+    precision: str = ""  # "int8 (checked: ...)", "fp32 (why)" or "" before the first index
 
 
 class Library:
@@ -267,7 +268,105 @@ class Library:
     # -- model ---------------------------------------------------------------------------------
 
     def manifest(self) -> ModelManifest:
-        return load_model(self.model_name)
+        """The model file every photo of this library is embedded with (its int8 copy if chosen)."""
+        return self._current_manifest(verify=True)
+
+    def _current_manifest(self, verify: bool = True) -> ModelManifest:
+        base = load_model(self.model_name, verify=verify)
+        decision = self._precision()
+        if decision and decision.get("state") == "int8":
+            try:
+                return load_model(decision["model"], self.directory / "models", verify=verify)
+            except ModelError as exc:
+                self.notices.append(f"the library's int8 model is unusable ({exc}); fp32 is used "
+                                    "and photos are embedded again")
+        return base
+
+    # -- int8 by default, guarded (see simdesk.core.int8) --
+
+    def _precision(self) -> dict | None:
+        decision = self._settings.precision.get(self.model_name)
+        return decision if isinstance(decision, dict) else None
+
+    def _record_precision(self, state: str, reason: str, **extra) -> None:
+        self._settings.precision[self.model_name] = {"state": state, "reason": reason, **extra}
+        self._write_settings()
+        self._embedders.clear()
+
+    def precision(self) -> str:
+        """What `simdesk status` says about the model's precision."""
+        decision = self._precision()
+        if not decision:
+            return ""
+        return f"{decision['state']} ({decision['reason']})"
+
+    def settle_precision(self, *, progress: ProgressCallback | None = None,
+                         cancel: threading.Event | None = None) -> str:
+        """Decide once, before the first photos are embedded, whether this library uses int8."""
+        from simdesk.core import int8
+        from simdesk.core.decode import IMAGE_EXTENSIONS
+        from simdesk.core.embedder import CUDA
+        from simdesk.core.progress import Progress
+        from simdesk.core.scan import scan_folders
+
+        if self._precision():
+            return self.precision()
+        base = self.embedder().manifest  # undecided: the fp32 model as installed
+        if int8.disabled_by_environment():
+            self._record_precision("fp32", "int8 turned off by SIMDESK_INT8=0")
+        elif base.source.startswith("int8"):
+            self._record_precision("as installed", "the chosen model is itself an int8 copy")
+        elif self.embedder().provider == CUDA:
+            self._record_precision("fp32", "GPU (CUDA): fp32 is kept")
+        elif self.store.count_embedded(self._space_for(base, self.pooling).id) > int8.REEMBED_LIMIT:
+            self._record_precision("fp32", "indexed in fp32 before int8 was the default")
+        else:
+            online = [f for f in self.folders if os.path.isdir(f)]
+            found = sorted(f.path for f in scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel).files)
+            if len(found) < int8.MIN_PHOTOS:
+                return ""  # too few photos to calibrate on: fp32 for now, decided on a later run
+            pixels = self._sample_pixels(base, found, int8.SAMPLE_PHOTOS)
+            if len(pixels) < int8.CALIBRATION_PHOTOS:
+                return ""
+            if progress:
+                progress(Progress("checking int8", 0, 1, label=f"{len(pixels)} photos"))
+            name = f"{self.model_name}-int8"
+            quantized, check = int8.build_and_check(base, self.pooling, pixels,
+                                                    self.directory / "models", name)
+            if progress:
+                progress(Progress("checking int8", 1, 1, label=f"{len(pixels)} photos"))
+            if check.passed:
+                self._record_precision("int8", f"checked against fp32 on {check.describe()}",
+                                       model=name, sha256=quantized.onnx_sha256, check=check.to_dict())
+            else:
+                import shutil
+
+                shutil.rmtree(self.directory / "models" / name, ignore_errors=True)
+                self._record_precision("fp32", f"int8 disagreed with fp32 on {check.describe()}",
+                                       check=check.to_dict())
+        return self.precision()
+
+    @staticmethod
+    def _sample_pixels(manifest: ModelManifest, paths: list[str], count: int) -> np.ndarray:
+        """The model input of the first ``count`` decodable photos among ``paths``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def load(path):
+            try:
+                data, _ = read_file_stable(path)
+                return decode_image(data, input_size=manifest.input_size,
+                                    resize_mode=manifest.resize_mode).pixels
+            except (OSError, DecodeError, ChangedWhileReading, MemoryError):
+                return None
+
+        got = []
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            for start in range(0, len(paths), count):
+                got += [p for p in pool.map(load, paths[start:start + count]) if p is not None]
+                if len(got) >= count or start + count >= len(paths):
+                    break
+        size = manifest.input_size
+        return np.stack(got[:count]) if got else np.zeros((0, size, size, 3), np.uint8)
 
     def embedder(self) -> Embedder:
         key = (self.model_name, self.pooling)
@@ -293,10 +392,27 @@ class Library:
         retry_failed: bool = False,
         workers: int | None = None,
         batch_size: int = 16,
+        one_pass: bool = True,
+        int8: bool = True,
     ) -> IndexReport:
+        """Index new and changed photos. ``one_pass`` (the default): the duplicate descriptors and
+        the map's colours come from the same decode and forward pass, so the first `duplicates`
+        and the first map have no per-photo model work left; False is the older path (they are
+        computed later, by ``prepare_duplicates`` and the map), kept for the benchmarks.
+        ``int8``: settle the model's precision first (see ``settle_precision``); False leaves it
+        undecided (fp32 until decided)."""
         if not self.folders:
             raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
-        embedder = self.embedder()
+        if int8:
+            self.settle_precision(progress=progress, cancel=cancel)
+        descriptors = None
+        if one_pass:
+            from simdesk.core.duplicates.descriptors import IndexingDescriptors
+
+            descriptors = IndexingDescriptors(self.embedder().manifest)
+            embedder = self._indexing_embedder(descriptors.extra_output)
+        else:
+            embedder = self.embedder()
         try:
             return index_folders(
                 self.store,
@@ -307,6 +423,7 @@ class Library:
                 retry_failed=retry_failed,
                 workers=workers,
                 batch_size=batch_size,
+                descriptors=descriptors,
             )
         except sqlite3.OperationalError as exc:
             if store_module.is_damage(exc):
@@ -317,6 +434,16 @@ class Library:
                 f"indexing stopped: {store_module.unavailable_message(self.db_path, exc)} "
                 "Photos indexed so far are kept; run `simdesk index` again to resume."
             ) from exc
+
+    def _indexing_embedder(self, extra_output: str | None) -> Embedder:
+        """The library's embedder whose session also returns ``extra_output`` (one forward pass)."""
+        if extra_output is None:
+            return self.embedder()
+        key = (self.model_name, self.pooling, extra_output)
+        if key not in self._embedders:
+            self._embedders[key] = Embedder(self.embedder().manifest, pooling=self.pooling,
+                                            extra_outputs=(extra_output,))
+        return self._embedders[key]
 
     # -- similar photos ------------------------------------------------------------------------
 
@@ -384,7 +511,7 @@ class Library:
         reasons = Counter(e.reason for e in store.errors())
         embedded = 0
         try:
-            manifest = load_model(self.model_name, verify=False)
+            manifest = self._current_manifest(verify=False)
             space = self._space_for(manifest, self.pooling)
             embedded = store.count_embedded(space.id)
         except (ModelError, StoreError) as exc:  # status must work with a broken or missing model
@@ -404,6 +531,7 @@ class Library:
             skipped_by_reason=dict(reasons.most_common()),
             database_bytes=db_bytes,
             notices=list(self.notices),
+            precision=self.precision(),
         )
 
     # -- browsing (GUI) --
@@ -432,7 +560,7 @@ class Library:
 
     def map_space(self) -> EmbeddingSpace:
         """The current model's embedding space, without starting the model (the map only reads)."""
-        return self._space_for(load_model(self.model_name, verify=False), self.pooling)
+        return self._space_for(self._current_manifest(verify=False), self.pooling)
 
     def map_layout(self, scope=None, *, params=None, recompute: bool = False, progress=None,
                    cancel: threading.Event | None = None):
@@ -567,7 +695,7 @@ class Library:
         self.reconcile_trash()
         store = self.store
         if fast:
-            space = self._space_for(load_model(self.model_name, verify=False), self.pooling)
+            space = self._space_for(self._current_manifest(verify=False), self.pooling)
             descriptor = f"library vectors ({self.pooling} pooling), whitened, not verified"
             return duplicates.scan(store, lambda: (*store.load_embeddings(space), None), threshold=threshold,
                                    verify=False, model=self.model_name, descriptor=descriptor,

@@ -29,6 +29,8 @@ class Settings:
     pooling: str = DEFAULT_POOLING
     reference_folders: list[str] = field(default_factory=list)
     duplicate_keep_rule: list[str] | None = None
+    # model name -> {"state": "int8" | "fp32" | ..., "reason", ...}: the guarded int8 decision
+    precision: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)  # keys a newer simdesk wrote: kept as they are
 
     @classmethod
@@ -54,6 +56,8 @@ class Settings:
         if rule is not None and not (isinstance(rule, list) and all(isinstance(v, str) for v in rule)):
             rule = None  # a bad keep rule falls back to the default; it protects nothing
         settings.duplicate_keep_rule = rule
+        precision = data.get("precision", {})
+        settings.precision = precision if isinstance(precision, dict) else {}  # redecided if bad
         return settings
 
     def to_json(self) -> dict:

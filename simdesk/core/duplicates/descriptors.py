@@ -96,8 +96,7 @@ class DescriptorModel:
             model = onnx.load(str(manifest.onnx_path))
         except Exception as exc:  # a damaged file: the same message the embedder gives
             raise ModelError(f"cannot load the model file {manifest.onnx_path} ({exc})") from exc
-        produced = {out for node in model.graph.node for out in node.output}
-        layer = next((name for name in MID_LEVEL_LAYERS if name in produced), manifest.feature_output)
+        layer = mid_level_layer(model, manifest)
         self.layer = layer
         model = _truncate(model, layer)
         self._session = self._open(model.SerializeToString(), providers, threads)
@@ -121,12 +120,60 @@ class DescriptorModel:
         """(N, H, W, 3) uint8 -> (upright (N, D), rot90 (N, D) or None), float32, not normalised."""
         views = [pixels]
         if rotations:
-            views.append(np.rot90(pixels, k=1, axes=(1, 2)))
+            views.append(turned(pixels))
         batch = np.ascontiguousarray(np.concatenate(views)) if rotations else pixels
-        (maps,) = self._session.run([self.layer], {self.manifest.input_name: self._embedder.preprocess(batch)})
-        pooled = descriptor_pool(maps)
+        pooled = self._pooled(batch)
         n = len(pixels)
         return pooled[:n], (pooled[n:] if rotations else None)
+
+    def run_turned(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 upright -> (N, D) descriptors of the photos turned 90 degrees."""
+        return self._pooled(np.ascontiguousarray(turned(pixels)))
+
+    def _pooled(self, batch: np.ndarray) -> np.ndarray:
+        (maps,) = self._session.run([self.layer], {self.manifest.input_name: self._embedder.preprocess(batch)})
+        return descriptor_pool(maps)
+
+
+def turned(pixels: np.ndarray) -> np.ndarray:
+    """A batch of (N, H, W, 3) photos turned 90 degrees counter-clockwise (a view, not a copy)."""
+    return np.rot90(pixels, k=1, axes=(1, 2))
+
+
+def mid_level_layer(model, manifest: ModelManifest) -> str:
+    """The value whose map gives the descriptors: a known mid-level layer, else the feature output."""
+    produced = {out for node in model.graph.node for out in node.output}
+    return next((name for name in MID_LEVEL_LAYERS if name in produced), manifest.feature_output)
+
+
+class IndexingDescriptors:
+    """Both descriptors from the indexing pass itself (no second decode, no second upright pass).
+
+    The upright view is the mid-level map the indexing session returns as an extra output of the
+    forward pass that makes the search vector (``extra_output``); the turned view is one partial
+    forward pass (the graph cut at that layer) on the same decoded pixels turned 90 degrees.
+    The vectors land in the same embedding spaces ``update_descriptors`` fills, so a library
+    indexed this way has nothing left to prepare, and one indexed before is filled in by it.
+    """
+
+    def __init__(self, manifest: ModelManifest):
+        self.model = descriptor_model(manifest)
+        self.spec = self.model.spec
+        self.layer = self.spec.layer
+        self.spaces: dict[str, EmbeddingSpace] | None = None
+
+    @property
+    def extra_output(self) -> str | None:
+        """The mid-level value the indexing session must also return (None: the feature map)."""
+        return None if self.layer == self.model.manifest.feature_output else self.layer
+
+    def bind(self, store: Store) -> "IndexingDescriptors":
+        self.spaces = descriptor_spaces(store, self.spec)
+        return self
+
+    def compute(self, pixels: np.ndarray, maps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(upright, turned) descriptors of a batch, given the indexing pass's maps by name."""
+        return descriptor_pool(maps[self.layer]), self.model.run_turned(pixels)
 
 
 def descriptor_pool(maps: np.ndarray) -> np.ndarray:
