@@ -22,7 +22,7 @@ def test_the_camera_original_beats_an_upscaled_edited_copy():
                       provenance=Provenance("Canon EOS 80D", "Adobe Photoshop 25.0", 92))
     keep, reason = choose_keep([upscaled, original])
     assert keep is original
-    assert reason == "camera original (Canon EOS 80D, no editing software)"
+    assert reason == "camera original (Canon EOS 80D, Firmware Version 1.0.2)"
 
 
 def test_a_copy_that_lost_its_capture_date_is_not_the_older_one():
@@ -86,3 +86,16 @@ def test_provenance_of_files_without_exif_or_jpeg():
     Image.new("RGB", (64, 48), (10, 20, 30)).save(buf, "PNG")
     provenance = decode_image(buf.getvalue()).provenance
     assert provenance == Provenance(None, None, None) and not provenance.camera_original
+
+
+def test_between_two_camera_files_the_one_no_program_signed_is_the_original():
+    original = member("/p/IMG_1.jpg", 500, 374, 21_000, capture=1.6e9, provenance=Provenance("Apple iPhone 12", None, 70))
+    exported = member("/p/IMG_1 (edited).jpg", 538, 375, 44_000, capture=1.6e9,
+                      provenance=Provenance("Apple iPhone 12", "SomeNewEditor 1.0", 93))
+    keep, reason = choose_keep([exported, original])
+    assert keep is original and reason == "camera original (Apple iPhone 12, no editing software)"
+    # Two files both signed by camera firmware tie on this criterion; pixels decide.
+    a = member("/p/a.jpg", 800, 600, capture=1.6e9, provenance=Provenance("Canon EOS R5", "Firmware 1.8.1", 90))
+    b = member("/p/b.jpg", 1600, 1200, capture=1.6e9, provenance=Provenance("Canon EOS R5", "Firmware 1.8.1", 90))
+    assert compare(a, b, "original") == 0
+    assert choose_keep([a, b])[0] is b

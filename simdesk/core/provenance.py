@@ -22,6 +22,7 @@ _SOFTWARE_TAG = 0x0131
 _EDITORS = re.compile(
     r"photoshop|lightroom|gimp|snapseed|picasa|paint\.net|acdsee|affinity|darktable|rawtherapee|"
     r"digikam|pixelmator|capture one|luminar|photoscape|photos? (?:editor|viewer)|imagemagick|"
+    r"microsoft photos|windows photo|google photos|apple photos|"
     r"graphicsmagick|irfanview|xnview|fotor|canva|photopea|krita|shotwell|gthumb|paintshop|"
     r"corel|photodirector|inpixio|facetune|vsco|lightzone|on1 |dxo|picsart|instagram|"
     r"polarr|pillow|python|libvips|squoosh|mozjpeg|jpegoptim|guetzli|preview",

@@ -420,7 +420,9 @@ def score_groups(groups, truth: Truth) -> dict:
         is_offered = offered(group)
         for px in members:
             if px is not None and px.role == "copy" and truth.original_of.get(px.group) in paths:
-                with_original[os.path.realpath(px.path)] = (is_offered, True, os.path.realpath(group.keep))
+                # A photo can sit in a copy group and in a group of similar shots: the offered one counts.
+                if not with_original.get(os.path.realpath(px.path), (False,))[0]:
+                    with_original[os.path.realpath(px.path)] = (is_offered, True, os.path.realpath(group.keep))
         if not is_offered:
             continue
         for extra in group.extras:

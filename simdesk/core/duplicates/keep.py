@@ -108,7 +108,12 @@ def _comparable_sizes(a: Member, b: Member) -> bool:
 def compare(a: Member, b: Member, criterion: str) -> int:
     """Negative when ``a`` is the better copy to keep by ``criterion``, positive for ``b``, 0: a tie."""
     if criterion == "original":
-        return int(b.provenance.camera_original) - int(a.provenance.camera_original)
+        first = int(b.provenance.camera_original) - int(a.provenance.camera_original)
+        if first or not a.provenance.camera_original:
+            return first
+        # Both name a camera and no known editor: the one a program did not sign is the camera's
+        # file (the other's Software tag is an editor not on the list, or an export).
+        return int(bool(a.provenance.software)) - int(bool(b.provenance.software))
     if criterion in ("oldest", "newest"):
         return _compare_dates(a, b, criterion == "oldest")
     if criterion == "pixels":
@@ -122,7 +127,8 @@ def compare(a: Member, b: Member, criterion: str) -> int:
 
 def _describe(member: Member, criterion: str) -> str:
     if criterion == "original":
-        return f"{member.provenance.camera}, no editing software"
+        software = member.provenance.software  # camera firmware here: an editor would not be kept
+        return f"{member.provenance.camera}, " + (software if software else "no editing software")
     if criterion == "pixels":
         return f"{member.width}x{member.height}" if member.pixels else "size unknown"
     if criterion == "size":
