@@ -6,6 +6,7 @@ catalogue must stay importable by the embedder.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from simdesk.core.models.catalog import ModelError, ModelManifest, _write_model, load_model, models_dir
@@ -83,10 +84,24 @@ def _quantize(source: ModelManifest, reader, directory: Path, name: str, descrip
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     def build(out: Path) -> None:
-        quantize_static(str(source.onnx_path), str(out), reader,
-                        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, per_channel=True)
+        # The quantiser logs advice for developers to the root logger ("consider pre-processing"),
+        # which would reach the terminal of every new library: dropped while it runs.
+        root = logging.getLogger()
+        advice = _DropAdvice()
+        root.addFilter(advice)
+        try:
+            quantize_static(str(source.onnx_path), str(out), reader,
+                            quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                            weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            root.removeFilter(advice)
 
     fields = {k: v for k, v in source.__dict__.items()
               if k not in ("name", "onnx_sha256", "directory", "source")}
     return _write_model(directory, name, build, source=description, **fields)
+
+
+class _DropAdvice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pre-processing" not in record.getMessage() and "pre-processing" not in str(record.msg)
+
