@@ -158,19 +158,28 @@ class EmbeddingIndex:
         return self.unit_vectors(rows[0], rows[0] + 1)[0].copy() if len(rows) else None
 
     def query(self, vector: np.ndarray, k: int, exclude_ids: tuple[int, ...] = (),
-              transformed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              transformed: bool = False, *, min_similarity: float | None = None,
+              only_ids=None) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar photos: (ids, cosine similarities), most similar first.
 
         ``vector`` is a raw embedding, or one from ``vector_of``/``transform`` if ``transformed``.
+        ``min_similarity``: leave out photos less similar than this (fewer than ``k`` then).
+        ``only_ids``: search among these photos only (e.g. one folder's); exact, every one of
+        them is scored.
         """
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if k <= 0 or len(self) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return empty
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
             raise ValueError(f"query has {query.shape[0]} dimensions, the index {self.dim}")
         if not transformed:
             query = self.transform(query)
-        if self._coarse is not None:
+        if only_ids is not None:
+            rows = np.flatnonzero(np.isin(self.ids, np.asarray(list(only_ids), dtype=np.int64)))
+            if not len(rows):
+                return empty
+        elif self._coarse is not None:
             count = max(20 * k, 2000, int(len(self) * self.CANDIDATE_SHARE)) + len(exclude_ids)
             rows = np.sort(self._candidates(query, count))
         else:
@@ -182,10 +191,35 @@ class EmbeddingIndex:
         ids = self.ids[rows]
         if exclude_ids:
             sims[np.isin(ids, exclude_ids)] = -np.inf
+        if min_similarity is not None:
+            sims[sims < np.float32(min_similarity)] = -np.inf
         k = min(k, int(np.isfinite(sims).sum()))
         if k == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return empty
         top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
+        top = top[np.isfinite(sims[top])]
         # Stable order: by similarity, then by id, so equal scores come out the same every time.
         top = top[np.lexsort((ids[top], -sims[top]))]
         return ids[top], np.clip(sims[top], -1.0, 1.0)
+
+
+def expand_queries(queries: np.ndarray, sims: np.ndarray, vectors: np.ndarray, n: int,
+                   alpha: float = 0.0) -> np.ndarray:
+    """Query expansion: each query averaged with its ``n`` most similar rows of ``vectors``.
+
+    ``queries`` (B, D) unit vectors, ``sims`` (B, N) their similarities to ``vectors`` (N, D),
+    with rows that must not take part (the query itself) at ``-inf``. ``alpha`` 0 weighs the
+    neighbours like the query (average query expansion); above 0 each by ``similarity ** alpha``
+    (alpha-QE). Returns the expanded queries, unit length.
+    """
+    queries = np.asarray(queries, dtype=np.float32).reshape(len(sims), -1)
+    n = min(int(n), sims.shape[1])
+    if n <= 0:
+        return queries
+    top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+    top_sims = np.take_along_axis(sims, top, axis=1)
+    weights = np.where(np.isfinite(top_sims), 1.0, 0.0).astype(np.float32)
+    if alpha:
+        weights *= np.clip(np.nan_to_num(top_sims, neginf=0.0), 0.0, 1.0) ** alpha
+    expanded = queries + np.einsum("bn,bnd->bd", weights, vectors[top])
+    return l2_normalize(expanded)
