@@ -396,6 +396,12 @@ class Library:
         """
         return self.store.browse_photos(folder, order)
 
+    def folder_tree(self):
+        """The folders with photos, one tree per library folder: a list of ``folders.FolderNode``."""
+        from simdesk.core.folders import folder_tree
+
+        return folder_tree(self.store.browse_photos(None, "folder")[1], self.folders)
+
     def thumbnails(self, content_hashes) -> dict[bytes, bytes]:
         """JPEG thumbnails by content hash (those the cache has)."""
         return self.store.thumbnails_for(content_hashes)

@@ -68,7 +68,10 @@ class PhotoGrid(QListView):
     def _fit_columns(self) -> None:
         """Share the width between as many whole columns as fit (no ragged right margin)."""
         cell = self.delegate.cell_size(self.fontMetrics())
-        width = max(1, self.viewport().width())
+        # QListView wraps an item whose cell would end at the viewport's last pixel or beyond:
+        # columns x cell width must stay below the width, not equal it (at exact multiples the
+        # last column wrapped and left a band a cell wide on the right).
+        width = max(1, self.viewport().width() - 1)
         columns = max(1, width // (cell.width() + 4))
         size = QSize(max(cell.width() + 4, width // columns), cell.height() + 4)
         if size != self.gridSize():
