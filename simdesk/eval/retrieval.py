@@ -13,11 +13,14 @@ from simdesk.core.progress import Progress, ProgressCallback
 
 
 def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...] = (1, 10, 30),
-                     block: int = 512, expand: tuple[int, float] | None = None) -> dict[str, float]:
+                     block: int = 512, expand: tuple[int, float] | None = None,
+                     keep_direct: bool = False) -> dict[str, float]:
     """Every photo queries all the others; "relevant" means the same label. The query is excluded.
 
     ``expand``: ``(n, alpha)``, each query is first expanded with its ``n`` nearest photos
-    (:func:`simdesk.core.search.expand_query`, what ``EmbeddingIndex.query(expand=...)`` does).
+    (:func:`simdesk.core.search.expand_queries`). ``keep_direct``: a photo scores the larger of
+    its similarity to the query and to the expanded query (what ``EmbeddingIndex.query`` does
+    with ``expand``: an exact copy still scores 1 and comes first).
     Computed in blocks of queries so memory stays at block x N, not N x N.
     """
     from simdesk.core.search import expand_queries
@@ -33,7 +36,7 @@ def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...
         if expand is not None:
             sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
             queries = expand_queries(vectors[start:stop], sims, vectors, *expand)
-            sims = queries @ vectors.T
+            sims = np.maximum(sims, queries @ vectors.T) if keep_direct else queries @ vectors.T
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never find yourself
         order = np.argsort(-sims, axis=1, kind="stable")[:, : n - 1]
         relevant = labels[order] == labels[start:stop, None]
@@ -119,7 +122,7 @@ def centre_and_project(vectors: np.ndarray, dims: int | None = None) -> np.ndarr
     return l2_normalize(x.astype(np.float32))
 
 
-QUERY_EXPANSIONS = ((1, 0.0), (3, 0.0), (5, 0.0), (10, 0.0), (5, 3.0), (10, 3.0), (30, 3.0))
+QUERY_EXPANSIONS = ((1, 0.0), (3, 0.0), (5, 0.0), (10, 0.0), (20, 0.0), (5, 3.0), (10, 3.0), (30, 3.0))
 
 
 def evaluate_retrieval(embedder, root, *, progress=None, pca_dims: int = 64) -> dict:
@@ -137,6 +140,10 @@ def evaluate_retrieval(embedder, root, *, progress=None, pca_dims: int = 64) -> 
     for n_expand, alpha in QUERY_EXPANSIONS:
         results[f"avg+centre+qe{n_expand}" + (f"a{alpha:g}" if alpha else "")] = retrieval_scores(
             centred, labels, expand=(n_expand, alpha))
+    # ... and the larger of the direct and the expanded similarity (search with expansion)
+    for n_expand in (5, 10):
+        results[f"avg+centre+qe{n_expand}max"] = retrieval_scores(
+            centred, labels, expand=(n_expand, 0.0), keep_direct=True)
     results[f"avg+centre+pca{pca_dims}"] = retrieval_scores(
         centre_and_project(vectors["avg"], pca_dims), labels
     )

@@ -385,10 +385,10 @@ class BrowseView(QWidget):
         self.model.set_listing(listing)
         self._restore_selection(selected_ids, current_id)
         self._pending_anchor = None
+        self.loaded_once = True
+        self._update_count()  # (shows the grid: it lays out at its real size)
         self._anchor = None if anchor is None else (*anchor, time.monotonic() + ANCHOR_WAIT_S)
         self._scroll_to_anchor()
-        self._update_count()
-        self.loaded_once = True
         self.listing_loaded.emit()
 
     def _restore_selection(self, selected_ids: list[int], current_id: int | None) -> None:

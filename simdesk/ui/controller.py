@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from simdesk.core.library import Library, LibraryError, SimilarResult
+from simdesk.core.paths import is_under
 from simdesk.ui.jobs import IndexJob
 from simdesk.ui.photomodel import PhotoListing
 from simdesk.ui.tasks import Job, Task, TaskPool
@@ -29,6 +30,8 @@ class SimilarOutcome:
     query_hash: bytes | None  # the query's thumbnail in the cache, when it is a library photo
     library_size: int
     query_id: int | None = None  # the query's photo id, when it is a library photo
+    query_ids: list[int] = field(default_factory=list)  # the ids of every query that is one
+    searched: int = 0  # how many photos the query was compared with (the scope's, queries left out)
 
 
 @dataclass
@@ -167,15 +170,22 @@ class AppController(QObject):
                                                   folder=folder)
             ids = [m.photo_id for m in result.matches]
             hashes = self.library.photo_hashes(ids)
-            record = self.library.store.photo_by_path(result.query)
+            store = self.library.store
+            records = [store.photo_by_path(q) for q in result.queries]
+            record = records[0]
+            query_ids = [r.id for r in records if r is not None and index.vector_of(r.id) is not None]
+            scope = len(index) if folder is None else len(store.browse_photos(folder, "folder")[0])
             listing = PhotoListing(
                 ids=np.asarray(ids, dtype=np.int64),
                 paths=[m.path for m in result.matches],
                 hashes=[hashes.get(i) for i in ids],
                 similarities=np.asarray([m.similarity for m in result.matches], dtype=np.float32),
             )
+            in_scope = sum(1 for r in records if r is not None and r.id in query_ids
+                           and (folder is None or is_under(r.path, folder)))
             return SimilarOutcome(result, listing, record.content_hash if record else None, len(index),
-                                  record.id if record is not None and result.in_library else None)
+                                  record.id if record is not None and result.in_library else None,
+                                  query_ids, max(0, scope - in_scope))
 
         return self.queries.run(work, on_result=on_result, on_error=on_error)
 

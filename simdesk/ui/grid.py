@@ -14,11 +14,13 @@ DEFAULT_THUMB = 160
 
 
 class PhotoGrid(QListView):
-    """Signals carry paths: ``open_requested`` (Enter, double-click), ``preview_requested`` (Space),
+    """Signals carry paths: ``open_requested`` (Enter, double-click), ``open_many_requested``
+    (Enter with several photos selected: those like all of them), ``preview_requested`` (Space),
     ``trash_requested`` (Delete), ``menu_requested(paths, global_pos)`` (right-click),
     ``zoom_requested(+1 | -1)`` (Ctrl+wheel)."""
 
     open_requested = Signal(str)
+    open_many_requested = Signal(list)
     preview_requested = Signal(str)
     trash_requested = Signal(list)
     menu_requested = Signal(list, object)
@@ -117,6 +119,12 @@ class PhotoGrid(QListView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            paths = self.selected_paths()
+            if len(paths) > 1:
+                self.open_many_requested.emit(paths)
+                event.accept()
+                return
         if key == Qt.Key.Key_Space and not event.modifiers():
             path = self.current_path()
             if path:
