@@ -135,3 +135,26 @@ def test_large_index_keeps_unit_rows_as_bfloat16_within_its_precision():
     from ml_dtypes import bfloat16
 
     assert np.array([1 + 2 ** -8], np.float32).astype(bfloat16).astype(np.float32)[0] == 1.0
+
+
+def test_query_expansion_keeps_exact_copies_first_and_finds_the_cluster():
+    from simdesk.core.search import EmbeddingIndex
+
+    rng = np.random.default_rng(3)
+    # Two clusters along a chain: photos of cluster A drift from the query's side towards B.
+    a = np.linspace(0, 1, 40)[:, None] * np.array([[0.0, 1.0, 0.0, 0.0]]) + np.array([[1.0, 0, 0, 0]])
+    b = rng.normal(size=(40, 4)) * 0.1 + np.array([[0.6, -0.9, 0.0, 0.0]])
+    vectors = np.vstack([a, a[:1], b]).astype(np.float32)  # row 40: an exact copy of row 0
+    vectors[:, 2:] += rng.normal(size=(81, 2)).astype(np.float32) * 0.05
+    vectors[40] = vectors[0]
+    index = EmbeddingIndex(np.arange(81), vectors, center=False)
+    ids, sims = index.query(vectors[0], 30, exclude_ids=(0,), expand=10)
+    assert ids[0] == 40 and sims[0] == pytest.approx(1.0)  # the copy still first, at 1
+    assert list(sims) == sorted(sims, reverse=True)
+    # photos only gain: the larger of the direct and the expanded cosine
+    direct = {int(i): float(s) for i, s in zip(*index.query(vectors[0], 81, exclude_ids=(0,)))}
+    assert all(s >= direct[int(i)] - 1e-6 for i, s in zip(ids, sims))
+    assert 0 not in ids  # the excluded query stays out
+    # below MIN_TO_EXPAND photos searched: no expansion
+    few = index.query(vectors[0], 5, exclude_ids=(0,), only_ids=range(20), expand=10)
+    assert np.allclose(few[1], [direct[int(i)] for i in few[0]])

@@ -8,8 +8,11 @@ from simdesk.cli.common import EXIT_OK, open_library
 
 
 def cmd_similar(args) -> int:
+    from simdesk.core.library import QUERY_EXPANSION
+
     result = open_library(args).similar_to_many(args.queries, k=args.k,
-                                                min_similarity=args.min_similarity, folder=args.folder)
+                                                min_similarity=args.min_similarity, folder=args.folder,
+                                                expand=0 if args.no_expand else QUERY_EXPANSION)
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
         return EXIT_OK

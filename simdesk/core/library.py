@@ -30,6 +30,9 @@ from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, Stor
 DB_NAME = "library.db"
 SETTINGS_NAME = "settings.json"
 DEFAULT_POOLING = "avg"  # best mAP on imagenette-val (see README, Quality)
+# Similar-photo queries are expanded with their 10 nearest photos (EmbeddingIndex.query(expand)):
+# P@30 0.953 -> 0.970 on imagenette-val, 0.975 -> 0.985 on animals (`simdesk eval retrieval`).
+QUERY_EXPANSION = 10
 
 
 class LibraryError(Exception):
@@ -295,18 +298,21 @@ class Library:
         return embedder.embed(decoded.pixels[np.newaxis])[0]
 
     def similar(self, query: str | os.PathLike, k: int = 10, index: EmbeddingIndex | None = None, *,
-                min_similarity: float | None = None,
-                folder: str | os.PathLike | None = None) -> SimilarResult:
+                min_similarity: float | None = None, folder: str | os.PathLike | None = None,
+                expand: int = QUERY_EXPANSION) -> SimilarResult:
         """The ``k`` photos most similar to ``query``, a library photo or any image file.
 
-        ``min_similarity``: only photos at least this similar (cosine, as reported), so maybe
-        fewer than ``k``. ``folder``: only photos under this folder (None: the whole library).
+        ``min_similarity``: only photos at least this similar (as reported), so maybe fewer
+        than ``k``. ``folder``: only photos under this folder (None: the whole library).
+        ``expand``: query expansion with this many nearest photos (0: none); a photo's
+        similarity is then the larger of its cosine to the query and to the expanded query.
         """
-        return self.similar_to_many([query], k, index, min_similarity=min_similarity, folder=folder)
+        return self.similar_to_many([query], k, index, min_similarity=min_similarity, folder=folder,
+                                    expand=expand)
 
     def similar_to_many(self, queries, k: int = 10, index: EmbeddingIndex | None = None, *,
-                        min_similarity: float | None = None,
-                        folder: str | os.PathLike | None = None) -> SimilarResult:
+                        min_similarity: float | None = None, folder: str | os.PathLike | None = None,
+                        expand: int = QUERY_EXPANSION) -> SimilarResult:
         """The ``k`` photos most similar to several photos at once (library photos or files).
 
         The query is the normalised mean of their directions (each as the index compares it),
@@ -334,7 +340,7 @@ class Library:
         if folder is not None:
             only = self.store.browse_photos(os.path.abspath(os.fspath(folder)), "folder")[0]
         ids, sims = index.query(vector, k, exclude_ids=tuple(exclude), transformed=True,
-                                min_similarity=min_similarity, only_ids=only)
+                                min_similarity=min_similarity, only_ids=only, expand=expand)
         records = self.store.photos_by_ids(ids)
         matches = [
             Match(records[int(i)].path, float(s), int(i)) for i, s in zip(ids, sims) if int(i) in records

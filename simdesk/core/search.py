@@ -40,6 +40,9 @@ class EmbeddingIndex:
     """
 
     MIN_TO_CENTER = 32
+    # Query expansion (``query(expand=n)``): from this many photos searched on; with fewer, the
+    # n nearest are a large share of everything and averaging them blurs the query.
+    MIN_TO_EXPAND = 32
     COARSE_FROM = 30_000
     COARSE_DIMS = 128
     # Candidates scored with the full vectors: 2 % of the library. Measured on real embeddings
@@ -141,6 +144,22 @@ class EmbeddingIndex:
             return np.arange(len(approx))
         return np.argpartition(-approx, count - 1)[:count]
 
+    def _expanded(self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
+        """max(direct, expanded) similarity of ``rows`` (``sims``: their direct similarity, -inf
+        for the excluded, who stay out of the expansion and the results)."""
+        n = min(n, int(np.isfinite(sims).sum()))
+        if n <= 0:
+            return sims
+        top = np.argpartition(-sims, n - 1)[:n]
+        # the same expansion ``simdesk eval retrieval`` measures (alpha 0: plain average)
+        expanded = expand_queries(query[np.newaxis], sims[top][np.newaxis],
+                                  self._widen(self._data[rows[top]]), n)[0]
+        if len(rows) < len(self):
+            again = self._widen(self._data[rows]) @ expanded
+        else:
+            again = self._dot_all(expanded)
+        return np.where(np.isfinite(sims), np.maximum(sims, again), sims)
+
     def transform(self, vector: np.ndarray) -> np.ndarray:
         """A raw vector (e.g. of a photo outside the library) as this index compares it."""
         unit = l2_normalize(np.asarray(vector, dtype=np.float32).reshape(-1))
@@ -159,13 +178,17 @@ class EmbeddingIndex:
 
     def query(self, vector: np.ndarray, k: int, exclude_ids: tuple[int, ...] = (),
               transformed: bool = False, *, min_similarity: float | None = None,
-              only_ids=None) -> tuple[np.ndarray, np.ndarray]:
+              only_ids=None, expand: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar photos: (ids, cosine similarities), most similar first.
 
         ``vector`` is a raw embedding, or one from ``vector_of``/``transform`` if ``transformed``.
         ``min_similarity``: leave out photos less similar than this (fewer than ``k`` then).
         ``only_ids``: search among these photos only (e.g. one folder's); exact, every one of
-        them is scored.
+        them is scored. ``expand``: average query expansion with this many nearest photos (from
+        ``MIN_TO_EXPAND`` photos searched on): a photo scores the larger of its similarity to
+        the query and to the query averaged with its ``expand`` nearest, so an exact copy
+        still scores 1 and comes first. On imagenette-val P@30 rises from 0.953 to 0.970, on
+        animals from 0.975 to 0.985 (``simdesk eval retrieval``, ``avg+centre+qe10max``).
         """
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if k <= 0 or len(self) == 0:
@@ -191,6 +214,8 @@ class EmbeddingIndex:
         ids = self.ids[rows]
         if exclude_ids:
             sims[np.isin(ids, exclude_ids)] = -np.inf
+        if expand > 0 and len(rows) >= self.MIN_TO_EXPAND:
+            sims = self._expanded(query, rows, sims, expand)
         if min_similarity is not None:
             sims[sims < np.float32(min_similarity)] = -np.inf
         k = min(k, int(np.isfinite(sims).sum()))

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from simdesk.core.library import QUERY_EXPANSION
+from simdesk.core.search import EmbeddingIndex
 from simdesk.ui.controller import AppController, SimilarOutcome, describe_error
 from simdesk.ui.grid import PhotoGrid
 from simdesk.ui.photomodel import PhotoListing, PhotoListModel
@@ -249,9 +251,15 @@ class SimilarView(QWidget):
                      + (" (the most shown)" if n == self.k_spin.value() else "")
                      + f", of {outcome.searched:,} {where}")
         several = " · the query: the mean direction of the photos" if len(paths) > 1 else ""
+        expanded = (f" · query expanded with its {QUERY_EXPANSION} nearest"
+                    if outcome.searched >= EmbeddingIndex.MIN_TO_EXPAND else "")
         self.status.setText(
             f"{found}{several} · {result.model}, {result.pooling} pooling · "
-            "similarity: cosine, 1.0 = same picture")
+            f"similarity: cosine, 1.0 = same picture{expanded}")
+        self.status.setToolTip(
+            "A photo's similarity is its cosine to the query, or to the query averaged with its "
+            f"{QUERY_EXPANSION} nearest photos where that is higher (query expansion: more of "
+            "the right photos in the first 30).")
         if len(paths) > 1:
             self.query_note.setText(
                 f"{len(paths)} photos" + ("." if result.in_library
