@@ -53,10 +53,11 @@ class FolderTree(QTreeWidget):
         self.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.everything = QTreeWidgetItem(["All photos", ""])
-        self.everything.setData(0, FOLDER_ROLE, "")  # not None: see photomodel.role_data
-        self.addTopLevelItem(self.everything)
         self.items: dict[str, QTreeWidgetItem] = {}  # folder path -> item
+        self.everything = self._new_item("", "All photos")  # "" not None: see photomodel.role_data
+        self.everything.setToolTip(0, "Every photo of the library")
+        del self.items[""]
+        self.addTopLevelItem(self.everything)
 
     def item_for(self, folder: str | None) -> QTreeWidgetItem | None:
         return self.everything if not folder else self.items.get(folder)
@@ -78,28 +79,20 @@ class FolderTree(QTreeWidget):
     def set_tree(self, trees, offline: set[str]) -> None:
         """``trees``: ``folders.FolderNode`` per library folder (``Library.folder_tree``)."""
         self.set_roots([t.path for t in trees], offline)
-        wanted: set[str] = set()
-        total = 0
+        wanted = {node.path for tree in trees for node in tree.walk()}
+        for gone in [p for p in self.items if p not in wanted]:
+            self._remove(gone)  # (a no-op for one gone with its parent already)
         for tree in trees:
-            total += tree.count
-            for node in tree.walk():
-                wanted.add(node.path)
+            stack = [(tree, None, 0)]
+            while stack:  # parents first; a new item goes where its name sorts among its siblings
+                node, parent, position = stack.pop()
                 item = self.items.get(node.path)
                 if item is None:
-                    parent = self.items[os.path.dirname(node.path)]
                     item = self._new_item(node.path, node.name)
-                    siblings = [c.path for c in self._parent_node(tree, node).children]
-                    parent.insertChild(siblings.index(node.path), item)
+                    parent.insertChild(position, item)
                 self._set_count(item, node.count)
-        for gone in [p for p in self.items if p not in wanted]:
-            if gone in self.items:  # (gone already with its parent otherwise)
-                self._remove(gone)
-        self._set_count(self.everything, total)
-
-    @staticmethod
-    def _parent_node(tree, node):
-        parent_path = os.path.dirname(node.path)
-        return next(n for n in tree.walk() if n.path == parent_path)
+                stack.extend((child, item, i) for i, child in reversed(list(enumerate(node.children))))
+        self._set_count(self.everything, sum(t.count for t in trees))
 
     def _new_item(self, path: str, name: str) -> QTreeWidgetItem:
         item = QTreeWidgetItem([name, ""])
@@ -114,8 +107,6 @@ class FolderTree(QTreeWidget):
         text = f"{count:,}"
         if item.text(1) != text:
             item.setText(1, text)
-        if item is self.everything:
-            item.setTextAlignment(1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     def _remove(self, path: str) -> None:
         item = self.items.get(path)
@@ -160,6 +151,7 @@ class BrowseView(QWidget):
         self._task = None
         self._tree_task = None
         self._anchor: tuple[str, int, float] | None = None  # (path, offset, deadline) being restored
+        self._held: tuple[str, int, int] | None = None  # (path, offset, scroll value) restored last
         self._last_reload = 0.0
         self.loaded_once = False
 
@@ -372,7 +364,14 @@ class BrowseView(QWidget):
         selected_ids: list[int] = []
         current_id = None
         if keep_position and self.loaded_once:
-            anchor = self.top_photo() or anchor
+            # The photo held last time, while the user has not scrolled since: the top-left photo
+            # changes as rows reflow around photos added above, and holding a new one each time
+            # would let the view drift a few photos per reload.
+            held = self._held
+            if held is not None and held[2] == self.grid.verticalScrollBar().value():
+                anchor = held[:2]
+            else:
+                anchor = self.top_photo() or anchor
             ids = self.model.listing.ids
             selected_ids = [int(ids[i.row()]) for i in self.grid.selectionModel().selectedIndexes()]
             index = self.grid.currentIndex()
@@ -385,6 +384,7 @@ class BrowseView(QWidget):
         self.model.set_listing(listing)
         self._restore_selection(selected_ids, current_id)
         self._pending_anchor = None
+        self._held = None
         self.loaded_once = True
         self._update_count()  # (shows the grid: it lays out at its real size)
         self._anchor = None if anchor is None else (*anchor, time.monotonic() + ANCHOR_WAIT_S)
@@ -425,13 +425,16 @@ class BrowseView(QWidget):
                 done = self.grid.visualRect(index).top() == offset
         if done or time.monotonic() > deadline:
             self._anchor = None
+            if done and row is not None:
+                self._held = (path, offset, self.grid.verticalScrollBar().value())
             self.grid.setUpdatesEnabled(True)
             return
         self._anchor_timer.start()
 
     def _update_count(self) -> None:
         n = len(self.model.listing)
-        where = "in this folder" if self.folder else "in the library"
+        where = (f"in {os.path.basename(self.folder.rstrip(os.sep)) or self.folder}" if self.folder
+                 else "in the library")
         self.count_label.setText(f"{n:,} photo{'s' if n != 1 else ''} {where}")
         if n:
             self.stack.setCurrentWidget(self.grid)
