@@ -283,3 +283,29 @@ def test_rows_fill_the_width_at_every_window_width(qtbot, size):
         right = max(grid.visualRect(model.index(r, 0)).right() for r in first_row)
         # whole columns only, and the gap on the right under one cell's slack (no missing column)
         assert grid.viewport().width() - right < cell, (width, len(first_row))
+
+
+def test_zoom_keeps_the_photos_in_view(qtbot, make_app, library, many):
+    library.add_folder(many)
+    library.index()
+    controller, window = make_app(library)
+    small_window(window)
+    browse, grid = window.browse, window.browse.grid
+    wait_rows(qtbot, browse.model, 48)
+    wait_laid_out(qtbot, grid)
+    grid.verticalScrollBar().setValue(4 * grid.gridSize().height())
+    top = browse.top_photo()[0]
+
+    def in_view(path):
+        rect = grid.visualRect(browse.model.index(browse.model.row_of_path(path), 0))
+        return rect.isValid() and grid.viewport().rect().intersects(rect)
+
+    window.zoom(+1)
+    qtbot.waitUntil(lambda: in_view(top), timeout=3000)
+    window.zoom(+1)
+    qtbot.waitUntil(lambda: in_view(top), timeout=3000)
+    # the photo selected, when in view, is the one kept
+    selected = browse.model.path(browse.model.row_of_path(top) + 1)
+    grid.setCurrentIndex(browse.model.index(browse.model.row_of_path(selected), 0))
+    window.zoom(-1)
+    qtbot.waitUntil(lambda: in_view(selected), timeout=3000)
