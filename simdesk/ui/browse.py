@@ -150,6 +150,7 @@ class BrowseView(QWidget):
             (top, settings_value(settings, "browse/top_offset", 0, int)) if top else None)
         self._task = None
         self._tree_task = None
+        self._task_keeps = False  # the pending listing keeps the position (not a new folder/order)
         self._anchor: tuple[str, int, float] | None = None  # (path, offset, deadline) being restored
         self._held: tuple[str, int, int] | None = None  # (path, offset, scroll value) restored last
         self._last_reload = 0.0
@@ -329,6 +330,9 @@ class BrowseView(QWidget):
         self._reload_timer.stop()
         if self._task is not None:
             self._task.cancel()
+            # a reload that replaces one for another folder or order is one too: it starts at the top
+            keep_position = keep_position and self._task_keeps
+        self._task_keeps = keep_position
         self._last_reload = time.monotonic()
         folder, order = self.folder, self.order
         self._task = self.controller.load_listing(
@@ -388,6 +392,8 @@ class BrowseView(QWidget):
         self.loaded_once = True
         self._update_count()  # (shows the grid: it lays out at its real size)
         self._anchor = None if anchor is None else (*anchor, time.monotonic() + ANCHOR_WAIT_S)
+        if anchor is None and not keep_position:
+            self.grid.scrollToTop()  # another folder or order: its start (a reset keeps the value)
         self._scroll_to_anchor()
         self.listing_loaded.emit()
 

@@ -309,3 +309,19 @@ def test_zoom_keeps_the_photos_in_view(qtbot, make_app, library, many):
     grid.setCurrentIndex(browse.model.index(browse.model.row_of_path(selected), 0))
     window.zoom(-1)
     qtbot.waitUntil(lambda: in_view(selected), timeout=3000)
+
+
+def test_another_folder_starts_at_its_top(qtbot, make_app, library, many, nested):
+    library.add_folder(many)
+    library.add_folder(nested)
+    library.index()
+    controller, window = make_app(library)
+    small_window(window)
+    browse, grid = window.browse, window.browse.grid
+    wait_rows(qtbot, browse.model, 58)
+    wait_laid_out(qtbot, grid)
+    grid.verticalScrollBar().setValue(grid.verticalScrollBar().maximum())
+    with qtbot.waitSignal(browse.listing_loaded, timeout=5000):
+        browse.select_folder(str(many))
+    wait_laid_out(qtbot, grid)
+    assert grid.verticalScrollBar().value() == 0
