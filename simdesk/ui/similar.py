@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QPixmap
+from PySide6.QtGui import QKeyEvent, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -60,6 +60,7 @@ class SimilarView(QWidget):
         self.error: str | None = None
         self._task = None
         self._image_task = None
+        self._mosaic_tasks: list = []
 
         self.back_button = QToolButton(self)
         self.back_button.setText("← Back")
@@ -122,7 +123,8 @@ class SimilarView(QWidget):
         self.query_note.setMaximumWidth(QUERY_SIDE)
         self.query_note.setEnabled(False)
         left = QVBoxLayout()
-        left.addWidget(QLabel("Query photo", self))
+        self.query_heading = QLabel("Query photo", self)
+        left.addWidget(self.query_heading)
         left.addWidget(self.query_image)
         left.addWidget(self.query_path)
         left.addWidget(self.query_note)
@@ -219,7 +221,11 @@ class SimilarView(QWidget):
         self.status.setText("Searching…")
         self.map_button.setEnabled(False)
         self.model.set_listing(PhotoListing())
-        self._load_query_image(paths[0], None)
+        self.query_heading.setText("Query photo" if len(paths) == 1 else f"Query: {len(paths)} photos")
+        if len(paths) == 1:
+            self._load_query_image(paths[0], None)
+        else:
+            self._load_mosaic(paths[:4])
         self.rerun()
 
     def rerun(self) -> None:
@@ -268,7 +274,7 @@ class SimilarView(QWidget):
             self.query_note.setText(
                 "In the library." if result.in_library
                 else "Not in the library (or changed since indexing): embedded just now.")
-        if self.query_image.pixmap().isNull() and outcome.query_hash is not None:
+        if len(paths) == 1 and self.query_image.pixmap().isNull() and outcome.query_hash is not None:
             self._load_query_image(paths[0], outcome.query_hash)
         if not self.grid.hasFocus() and self.isVisible():
             self.grid.setFocus()
@@ -301,6 +307,36 @@ class SimilarView(QWidget):
             self.query_image.setPixmap(pixmap)
 
         self._image_task = self.controller.load_image(path, QUERY_SIDE * 2, fallback_hash, loaded)
+
+    def _load_mosaic(self, paths: list[str]) -> None:
+        """Several query photos: up to four of them, two by two, in the query box."""
+        for task in self._mosaic_tasks:
+            task.cancel()
+        queries = list(self.queries)
+        images: dict[str, object] = {}
+        cell = (QUERY_SIDE - 6) // 2
+
+        def loaded(path: str, image) -> None:
+            if self.queries != queries:
+                return
+            images[path] = image
+            pixmap = QPixmap(QUERY_SIDE - 2, QUERY_SIDE - 2)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            for i, p in enumerate(paths):
+                if images.get(p) is None:
+                    continue
+                tile = QPixmap.fromImage(images[p]).scaled(
+                    cell, cell, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                x = 2 + (i % 2) * (cell + 2) + (cell - tile.width()) // 2
+                y = 2 + (i // 2) * (cell + 2) + (cell - tile.height()) // 2
+                painter.drawPixmap(x, y, tile)
+            painter.end()
+            self.query_image.setPixmap(pixmap)
+
+        self._mosaic_tasks = [
+            self.controller.load_image(path, QUERY_SIDE, None, lambda image, p=path: loaded(p, image))
+            for path in paths]
 
     def _k_changed(self, value: int) -> None:
         self.controller.settings.setValue("similar/k", value)

@@ -73,6 +73,8 @@ def test_similar_to_several_selected_photos(qtbot, indexed_app, photo_folder):
         qtbot.keyClick(grid, Qt.Key.Key_Return)
     assert similar.queries == picked
     assert similar.title.text() == "Photos similar to photo_1.jpg and photo_4.jpg"
+    assert similar.query_heading.text() == "Query: 2 photos"
+    qtbot.waitUntil(lambda: not similar.query_image.pixmap().isNull(), timeout=5000)  # both, tiled
     found = [similar.model.path(r) for r in range(similar.model.rowCount())]
     assert len(found) == 5 and not set(found) & set(picked)
     assert "mean direction" in similar.status.text()
