@@ -109,6 +109,8 @@ def test_problems_retry_and_scan_problems(qtbot, make_app, library, photo_folder
     library.add_folder(photo_folder)
     controller, window = make_app(library)
     wait_index_done(qtbot, controller)
+    assert ("1 file could not be indexed (View > Problems). 1 folder or link could not be scanned."
+            in window.statusBar().currentMessage())
     window.problems_action.trigger()
     dialog = window.problems_dialog
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 2, timeout=5000)
