@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt
 
 from simdesk.core.library import Library
 from simdesk.core.map.cache import MapScope
-from simdesk.ui.photomodel import PathRole
 from .uihelpers import GUI_MARKS, draw_photo, wait_index_done, wait_laid_out, wait_rows
 
 pytestmark = GUI_MARKS
