@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from PySide6.QtCore import QByteArray, QItemSelection, QItemSelectionModel, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -377,7 +379,8 @@ class BrowseView(QWidget):
             else:
                 anchor = self.top_photo() or anchor
             ids = self.model.listing.ids
-            selected_ids = [int(ids[i.row()]) for i in self.grid.selectionModel().selectedIndexes()]
+            for span in self.grid.selectionModel().selection():  # ranges: quick for Ctrl+A too
+                selected_ids.extend(int(i) for i in ids[span.top():span.bottom() + 1])
             index = self.grid.currentIndex()
             if index.isValid():
                 current_id = int(ids[index.row()])
@@ -401,11 +404,11 @@ class BrowseView(QWidget):
         if not selected_ids and current_id is None:
             return
         selection = QItemSelection()
-        for photo_id in selected_ids:
-            row = self.model.row_of_id(photo_id)
-            if row is not None:
-                index = self.model.index(row, 0)
-                selection.select(index, index)
+        rows = np.flatnonzero(np.isin(self.model.listing.ids, np.asarray(selected_ids, dtype=np.int64)))
+        if len(rows):  # one range per run of consecutive rows
+            breaks = np.flatnonzero(np.diff(rows) != 1)
+            for first, last in zip(np.r_[rows[0], rows[breaks + 1]], np.r_[rows[breaks], rows[-1]]):
+                selection.select(self.model.index(int(first), 0), self.model.index(int(last), 0))
         model = self.grid.selectionModel()
         model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
         row = self.model.row_of_id(current_id) if current_id is not None else None

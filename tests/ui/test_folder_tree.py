@@ -324,3 +324,25 @@ def test_another_folder_starts_at_its_top(qtbot, make_app, library, many, nested
         browse.select_folder(str(many))
     wait_laid_out(qtbot, grid)
     assert grid.verticalScrollBar().value() == 0
+
+
+def test_selection_survives_a_reload(qtbot, make_app, library, many):
+    from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+    library.add_folder(many)
+    library.index()
+    controller, window = make_app(library)
+    browse, grid = window.browse, window.browse.grid
+    wait_rows(qtbot, browse.model, 48)
+    picked = [0, 1, 2, 7, 20, 21, 47]
+    selection = QItemSelection()
+    for row in picked:
+        selection.select(browse.model.index(row, 0), browse.model.index(row, 0))
+    grid.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+    paths = sorted(browse.model.path(r) for r in picked)
+    draw_photo(many / "newest.jpg", seed=999)  # now: before all of them in date order
+    controller.last_report = None
+    controller.rescan()
+    wait_index_done(qtbot, controller)
+    wait_rows(qtbot, browse.model, 49)
+    assert sorted(grid.selected_paths()) == paths
