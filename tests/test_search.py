@@ -137,24 +137,27 @@ def test_large_index_keeps_unit_rows_as_bfloat16_within_its_precision():
     assert np.array([1 + 2 ** -8], np.float32).astype(bfloat16).astype(np.float32)[0] == 1.0
 
 
-def test_query_expansion_keeps_exact_copies_first_and_finds_the_cluster():
+def test_query_expansion_keeps_the_nearest_first_and_reports_direct_cosines():
     from simdesk.core.search import EmbeddingIndex
 
     rng = np.random.default_rng(3)
-    # Two clusters along a chain: photos of cluster A drift from the query's side towards B.
-    a = np.linspace(0, 1, 40)[:, None] * np.array([[0.0, 1.0, 0.0, 0.0]]) + np.array([[1.0, 0, 0, 0]])
-    b = rng.normal(size=(40, 4)) * 0.1 + np.array([[0.6, -0.9, 0.0, 0.0]])
-    vectors = np.vstack([a, a[:1], b]).astype(np.float32)  # row 40: an exact copy of row 0
-    vectors[:, 2:] += rng.normal(size=(81, 2)).astype(np.float32) * 0.05
-    vectors[40] = vectors[0]
-    index = EmbeddingIndex(np.arange(81), vectors, center=False)
+    centres = rng.normal(size=(4, 16))
+    vectors = np.vstack([c + rng.normal(size=(30, 16)) * 0.6 for c in centres]).astype(np.float32)
+    vectors[7] = vectors[0]  # an exact copy of the query
+    index = EmbeddingIndex(np.arange(len(vectors)), vectors, center=False)
+    direct_ids, direct = index.query(vectors[0], 119, exclude_ids=(0,))
+    cosine = dict(zip(direct_ids.tolist(), direct.tolist()))
     ids, sims = index.query(vectors[0], 30, exclude_ids=(0,), expand=10)
-    assert ids[0] == 40 and sims[0] == pytest.approx(1.0)  # the copy still first, at 1
-    assert list(sims) == sorted(sims, reverse=True)
-    # photos only gain: the larger of the direct and the expanded cosine
-    direct = {int(i): float(s) for i, s in zip(*index.query(vectors[0], 81, exclude_ids=(0,)))}
-    assert all(s >= direct[int(i)] - 1e-6 for i, s in zip(ids, sims))
-    assert 0 not in ids  # the excluded query stays out
+    keep = EmbeddingIndex.EXPAND_KEEPS
+    assert list(ids[:keep]) == list(direct_ids[:keep])  # the nearest keep their place, in order
+    assert ids[0] == 7 and sims[0] == pytest.approx(1.0)  # the copy first, at 1
+    assert 0 not in ids and len(set(ids.tolist())) == 30
+    assert np.allclose(sims, [cosine[i] for i in ids.tolist()])  # the cosines to the query
+    assert list(ids) != list(direct_ids[:30])  # the rest is ranked otherwise
+    # min_similarity applies to the cosine
+    cut = float(direct[20])
+    narrowed, narrowed_sims = index.query(vectors[0], 50, exclude_ids=(0,), expand=10, min_similarity=cut)
+    assert set(narrowed.tolist()) == set(direct_ids[:21].tolist()) and narrowed_sims.min() >= cut
     # below MIN_TO_EXPAND photos searched: no expansion
     few = index.query(vectors[0], 5, exclude_ids=(0,), only_ids=range(20), expand=10)
-    assert np.allclose(few[1], [direct[int(i)] for i in few[0]])
+    assert list(few[1]) == sorted(few[1], reverse=True)

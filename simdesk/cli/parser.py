@@ -78,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only photos at least this similar (cosine, -1 to 1, as printed)")
     p.add_argument("--folder", metavar="DIR", help="only photos under this folder")
     p.add_argument("--no-expand", action="store_true",
-                   help="no query expansion: rank by the cosine to the query alone (by default a "
-                        "photo also counts as similar to the query averaged with its 10 nearest)")
+                   help="no query expansion: rank by the cosine to the query alone (by default, "
+                        "after the 5 nearest, photos are ranked by their likeness to the query and "
+                        "to the query averaged with its 10 nearest)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command(sub, "status", cmd_status, help="library size, model, and what was skipped")

@@ -30,8 +30,8 @@ from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, Stor
 DB_NAME = "library.db"
 SETTINGS_NAME = "settings.json"
 DEFAULT_POOLING = "avg"  # best mAP on imagenette-val (see README, Quality)
-# Similar-photo queries are expanded with their 10 nearest photos (EmbeddingIndex.query(expand)):
-# P@30 0.953 -> 0.970 on imagenette-val, 0.975 -> 0.985 on animals (`simdesk eval retrieval`).
+# Similar photos are ranked with query expansion over the 10 nearest (EmbeddingIndex.query(expand)):
+# P@30 0.953 -> 0.969 on imagenette-val, 0.975 -> 0.985 on animals (`simdesk eval retrieval`).
 QUERY_EXPANSION = 10
 
 
@@ -304,8 +304,8 @@ class Library:
 
         ``min_similarity``: only photos at least this similar (as reported), so maybe fewer
         than ``k``. ``folder``: only photos under this folder (None: the whole library).
-        ``expand``: query expansion with this many nearest photos (0: none); a photo's
-        similarity is then the larger of its cosine to the query and to the expanded query.
+        ``expand``: rank with query expansion over this many nearest photos (0: none; see
+        ``EmbeddingIndex.query``); the similarities are the cosines to the query either way.
         """
         return self.similar_to_many([query], k, index, min_similarity=min_similarity, folder=folder,
                                     expand=expand)

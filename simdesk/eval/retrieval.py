@@ -14,13 +14,14 @@ from simdesk.core.progress import Progress, ProgressCallback
 
 def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...] = (1, 10, 30),
                      block: int = 512, expand: tuple[int, float] | None = None,
-                     keep_direct: bool = False) -> dict[str, float]:
+                     keep_direct: bool = False, keep_first: int = 0) -> dict[str, float]:
     """Every photo queries all the others; "relevant" means the same label. The query is excluded.
 
     ``expand``: ``(n, alpha)``, each query is first expanded with its ``n`` nearest photos
     (:func:`simdesk.core.search.expand_queries`). ``keep_direct``: a photo scores the larger of
     its similarity to the query and to the expanded query (what ``EmbeddingIndex.query`` does
-    with ``expand``: an exact copy still scores 1 and comes first).
+    with ``expand``), and ``keep_first`` nearest photos keep their place at the top (as it does
+    with ``EXPAND_KEEPS``).
     Computed in blocks of queries so memory stays at block x N, not N x N.
     """
     from simdesk.core.search import expand_queries
@@ -36,7 +37,12 @@ def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...
         if expand is not None:
             sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
             queries = expand_queries(vectors[start:stop], sims, vectors, *expand)
-            sims = np.maximum(sims, queries @ vectors.T) if keep_direct else queries @ vectors.T
+            direct = sims
+            sims = np.maximum(direct, queries @ vectors.T) if keep_direct else queries @ vectors.T
+            if keep_first:
+                rows = np.arange(stop - start)[:, None]
+                nearest = np.argpartition(-direct, keep_first - 1, axis=1)[:, :keep_first]
+                sims[rows, nearest] = 3.0 + direct[rows, nearest]
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never find yourself
         order = np.argsort(-sims, axis=1, kind="stable")[:, : n - 1]
         relevant = labels[order] == labels[start:stop, None]
@@ -140,10 +146,15 @@ def evaluate_retrieval(embedder, root, *, progress=None, pca_dims: int = 64) -> 
     for n_expand, alpha in QUERY_EXPANSIONS:
         results[f"avg+centre+qe{n_expand}" + (f"a{alpha:g}" if alpha else "")] = retrieval_scores(
             centred, labels, expand=(n_expand, alpha))
-    # ... and the larger of the direct and the expanded similarity (search with expansion)
+    # ... and the larger of the direct and the expanded similarity, the 5 nearest kept first
+    # (what `similar` does: EmbeddingIndex.query(expand=10), EXPAND_KEEPS)
     for n_expand in (5, 10):
         results[f"avg+centre+qe{n_expand}max"] = retrieval_scores(
             centred, labels, expand=(n_expand, 0.0), keep_direct=True)
+    from simdesk.core.search import EmbeddingIndex
+
+    results["avg+centre+qe10max5"] = retrieval_scores(
+        centred, labels, expand=(10, 0.0), keep_direct=True, keep_first=EmbeddingIndex.EXPAND_KEEPS)
     results[f"avg+centre+pca{pca_dims}"] = retrieval_scores(
         centre_and_project(vectors["avg"], pca_dims), labels
     )

@@ -257,15 +257,17 @@ class SimilarView(QWidget):
                      + (" (the most shown)" if n == self.k_spin.value() else "")
                      + f", of {outcome.searched:,} {where}")
         several = " · the query: the mean direction of the photos" if len(paths) > 1 else ""
-        expanded = (f" · query expanded with its {QUERY_EXPANSION} nearest"
+        expanded = (f" · ranked with query expansion ({QUERY_EXPANSION} nearest)"
                     if outcome.searched >= EmbeddingIndex.MIN_TO_EXPAND else "")
         self.status.setText(
             f"{found}{several} · {result.model}, {result.pooling} pooling · "
             f"similarity: cosine, 1.0 = same picture{expanded}")
         self.status.setToolTip(
-            "A photo's similarity is its cosine to the query, or to the query averaged with its "
-            f"{QUERY_EXPANSION} nearest photos where that is higher (query expansion: more of "
-            "the right photos in the first 30).")
+            f"The {EmbeddingIndex.EXPAND_KEEPS} most similar photos come first; the others are "
+            f"ranked by how alike they are to the query and to the query averaged with its "
+            f"{QUERY_EXPANSION} nearest photos (query expansion: more of the right photos in the "
+            "first 30), so a later one can show a slightly higher similarity. The number shown "
+            "is the cosine to the query, and \u201cAt least\u201d applies to it.")
         if len(paths) > 1:
             self.query_note.setText(
                 f"{len(paths)} photos" + ("." if result.in_library
