@@ -257,7 +257,7 @@ class SimilarView(QWidget):
                      + (" (the most shown)" if n == self.k_spin.value() else "")
                      + f", of {outcome.searched:,} {where}")
         several = " · the query: the mean direction of the photos" if len(paths) > 1 else ""
-        expanded = (f" · ranked with query expansion ({QUERY_EXPANSION} nearest)"
+        expanded = (" · ranked with query expansion"
                     if outcome.searched >= EmbeddingIndex.MIN_TO_EXPAND else "")
         self.status.setText(
             f"{found}{several} · {result.model}, {result.pooling} pooling · "
