@@ -44,6 +44,23 @@ def test_index_similar_status_round_trip(cli_library, photo_folder, capsys):
     assert status["photos"] == 7 and status["embedded"] == 7 and status["model"] == TINY_MODEL
 
 
+def test_similar_to_several_photos_narrowed(cli_library, photo_folder, capsys):
+    assert run(capsys, "index", str(photo_folder), "--model", TINY_MODEL)[0] == 0
+    a, b = str(photo_folder / "photo_0.jpg"), str(photo_folder / "photo_3.jpg")
+    code, out, err = run(capsys, "similar", a, b, "-k", "10", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["queries"] == [a, b] and len(data["results"]) == 5
+    cut = data["results"][1]["similarity"]
+    code, out, err = run(capsys, "similar", a, b, "--min", str(cut - 1e-6), "--json")
+    assert [r["path"] for r in json.loads(out)["results"]] == [r["path"] for r in data["results"][:2]]
+    code, out, err = run(capsys, "similar", a, "--folder", str(photo_folder / "sub"))
+    assert code == 0 and "nested.png" in out and "photo_1.jpg" not in out
+    with pytest.raises(SystemExit):
+        main(["similar", a, "--min", "2"])
+    assert "between -1 and 1" in capsys.readouterr().err
+
+
 def test_index_reports_skipped_files_and_problems_lists_them(cli_library, photo_folder, capsys):
     (photo_folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     code, out, err = run(capsys, "index", str(photo_folder), "--model", TINY_MODEL)

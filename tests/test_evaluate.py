@@ -40,7 +40,8 @@ def test_evaluate_retrieval_on_drawn_classes(tiny_model, tmp_path):
     report = evaluate_retrieval(Embedder(tiny_model), root, pca_dims=4)
     assert report["photos"] == 8 and report["skipped"] == 1
     assert report["classes"] == ["blue", "red"]
-    assert set(report["results"]) == {"avg", "max", "gem", "avg+centre", "avg+centre+pca4"}
+    assert {"avg", "max", "gem", "avg+centre", "avg+centre+pca4", "avg+centre+qe3",
+            "avg+centre+qe10a3"} <= set(report["results"])
     for scores in report["results"].values():
         assert 0.0 <= scores["mAP"] <= 1.0 and 0.0 <= scores["P@1"] <= 1.0
 
@@ -51,3 +52,22 @@ def test_eval_cli_refuses_a_folder_without_classes(models_dir, tiny_model, tmp_p
     (tmp_path / "flat").mkdir()
     assert main(["eval", "retrieval", str(tmp_path / "flat"), "--model", "tiny"]) == 1
     assert "class subfolders" in capsys.readouterr().err
+
+
+def test_query_expansion_pulls_the_query_towards_its_neighbours():
+    from simdesk.core.search import expand_queries
+
+    vectors = np.array([[1.0, 0.0], [0.8, 0.6], [0.6, 0.8], [-1.0, 0.0]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = vectors[:1] @ vectors.T
+    sims[0, 0] = -np.inf  # the query itself takes no part
+    expanded = expand_queries(vectors[:1], sims, vectors, 1)
+    assert np.allclose(expanded, (vectors[0] + vectors[1]) / np.linalg.norm(vectors[0] + vectors[1]))
+    # alpha-QE weighs by similarity**alpha: a far neighbour hardly counts
+    weighted = expand_queries(vectors[:1], sims, vectors, 2, alpha=3.0)
+    plain = expand_queries(vectors[:1], sims, vectors, 2)
+    assert weighted[0, 1] < plain[0, 1]
+    # scores with expansion stay in range
+    rng = np.random.default_rng(1)
+    scores = retrieval_scores(rng.normal(size=(40, 6)), rng.integers(0, 2, 40), expand=(3, 0.0))
+    assert 0.0 <= scores["P@30"] <= 1.0 and 0.0 <= scores["mAP"] <= 1.0

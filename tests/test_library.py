@@ -51,6 +51,40 @@ def test_byte_identical_copy_scores_one(library, photo_folder):
     assert result.matches[0].similarity == pytest.approx(1.0, abs=1e-3)
 
 
+def test_similar_narrowed_by_min_similarity_and_folder(library, photo_folder):
+    indexed(library, photo_folder)
+    query = photo_folder / "photo_0.jpg"
+    everything = library.similar(query, k=50)
+    cut = everything.matches[2].similarity
+    narrowed = library.similar(query, k=50, min_similarity=cut)
+    assert [m.path for m in narrowed.matches] == [m.path for m in everything.matches[:3]]
+    assert library.similar(query, k=50, min_similarity=1.01).matches == []
+    # the folder scope: only photos under it (the query itself may be outside it)
+    inside = library.similar(query, k=50, folder=photo_folder / "sub")
+    assert [m.path for m in inside.matches] == [str(photo_folder / "sub" / "nested.png")]
+
+
+def test_similar_to_many_uses_the_mean_direction(library, photo_folder):
+    import numpy as np
+
+    indexed(library, photo_folder)
+    queries = [str(photo_folder / "photo_1.jpg"), str(photo_folder / "photo_4.jpg")]
+    result = library.similar_to_many(queries, k=50)
+    assert result.in_library and result.queries == queries and result.query == queries[0]
+    assert not set(queries) & {m.path for m in result.matches}  # the queries are left out
+    assert len(result.matches) == 5
+    index = library.search_index()
+    ids = [library.store.photo_by_path(q).id for q in queries]
+    mean = np.mean([index.vector_of(i) for i in ids], axis=0)
+    mean /= np.linalg.norm(mean)
+    for match in result.matches:
+        assert match.similarity == pytest.approx(float(index.vector_of(match.photo_id) @ mean), abs=1e-5)
+    assert result.to_json()["queries"] == queries
+    # one photo: the same as similar()
+    one = library.similar_to_many(queries[:1], k=3)
+    assert [m.path for m in one.matches] == [m.path for m in library.similar(queries[0], k=3).matches]
+
+
 def test_json_shape(library, photo_folder):
     indexed(library, photo_folder)
     data = library.similar(photo_folder / "photo_1.jpg", k=2).to_json()

@@ -135,3 +135,29 @@ def test_large_index_keeps_unit_rows_as_bfloat16_within_its_precision():
     from ml_dtypes import bfloat16
 
     assert np.array([1 + 2 ** -8], np.float32).astype(bfloat16).astype(np.float32)[0] == 1.0
+
+
+def test_query_expansion_keeps_the_nearest_first_and_reports_direct_cosines():
+    from simdesk.core.search import EmbeddingIndex
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(4, 16))
+    vectors = np.vstack([c + rng.normal(size=(30, 16)) * 0.6 for c in centres]).astype(np.float32)
+    vectors[7] = vectors[0]  # an exact copy of the query
+    index = EmbeddingIndex(np.arange(len(vectors)), vectors, center=False)
+    direct_ids, direct = index.query(vectors[0], 119, exclude_ids=(0,))
+    cosine = dict(zip(direct_ids.tolist(), direct.tolist()))
+    ids, sims = index.query(vectors[0], 30, exclude_ids=(0,), expand=10)
+    keep = EmbeddingIndex.EXPAND_KEEPS
+    assert list(ids[:keep]) == list(direct_ids[:keep])  # the nearest keep their place, in order
+    assert ids[0] == 7 and sims[0] == pytest.approx(1.0)  # the copy first, at 1
+    assert 0 not in ids and len(set(ids.tolist())) == 30
+    assert np.allclose(sims, [cosine[i] for i in ids.tolist()])  # the cosines to the query
+    assert list(ids) != list(direct_ids[:30])  # the rest is ranked otherwise
+    # min_similarity applies to the cosine
+    cut = float(direct[20])
+    narrowed, narrowed_sims = index.query(vectors[0], 50, exclude_ids=(0,), expand=10, min_similarity=cut)
+    assert set(narrowed.tolist()) == set(direct_ids[:21].tolist()) and narrowed_sims.min() >= cut
+    # below MIN_TO_EXPAND photos searched: no expansion
+    few = index.query(vectors[0], 5, exclude_ids=(0,), only_ids=range(20), expand=10)
+    assert list(few[1]) == sorted(few[1], reverse=True)

@@ -13,7 +13,9 @@ no download), then renders, offscreen, with the real app:
 - duplicates.png: Tools > Find Duplicates on a library with copies (`--only duplicates`: just it and
   the two below);
 - duplicates-compare.png: the compare view of an edited copy beside its original (double-click);
-- duplicates-difference.png: the same pair, where they differ after alignment (D).
+- duplicates-difference.png: the same pair, where they differ after alignment (D);
+- folder-tree.png: the sidebar's folder tree of nested folders, one subfolder chosen
+  (`--only folder-tree`: just it).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=REPO / "docs" / "screenshots")
     parser.add_argument("--per-class", type=int, default=40, help="photos per animal class")
-    parser.add_argument("--only", choices=("duplicates",), help="make only this screenshot")
+    parser.add_argument("--only", choices=("duplicates", "folder-tree"), help="make only this screenshot")
     args = parser.parse_args()
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -119,6 +121,8 @@ def shoot(args, tmp: Path) -> int:
 
     if args.only == "duplicates":
         return shoot_duplicates(app, tmp, settings, save)
+    if args.only == "folder-tree":
+        return shoot_folder_tree(app, tmp, settings, save, args.per_class)
 
     # Main window and similar view, on an indexed library.
     library = Library(tmp / "library")
@@ -186,7 +190,72 @@ def shoot(args, tmp: Path) -> int:
     controller.shutdown()
     window.close()
     fresh.close()
+    shoot_folder_tree(app, tmp, settings, save, args.per_class)
     return shoot_duplicates(app, tmp, settings, save)
+
+
+def make_nested(target: Path, per_class: int) -> None:
+    """One library folder with nested folders: Pets/{Cats,Dogs/Puppies}, Zoo/Pandas, and a few
+    photos directly in it; drawn pictures if the real photos are absent."""
+    layout = {"cats": ["Pets/Cats"], "dogs": ["Pets/Dogs", "Pets/Dogs/Puppies"], "panda": ["Zoo/Pandas", ""]}
+    if not ANIMALS.is_dir():
+        sys.path.insert(0, str(REPO / "tests"))
+        from conftest import draw_photo  # the tests' drawing helper
+
+        for kind, folders in layout.items():
+            for i in range(per_class):
+                folder = target / folders[i % len(folders)]
+                draw_photo(folder / f"{kind}_{i:03d}.jpg", seed=hash(kind) % 1000 + i, size=(480, 360),
+                           quality=90)
+        return
+    for kind, folders in layout.items():
+        names = sorted(os.listdir(ANIMALS / kind))[:per_class]
+        for i, name in enumerate(names):
+            folder = target / folders[i % len(folders)] if folders[i % len(folders)] else target
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ANIMALS / kind / name, folder / name)
+
+
+def shoot_folder_tree(app, tmp: Path, settings, save, per_class: int) -> None:
+    """folder-tree.png: nested folders in the sidebar, with counts, Pets/Dogs chosen."""
+    from simdesk.core.models import catalog as models
+    from simdesk.core.library import Library
+    from simdesk.ui.app import build
+
+    photos = tmp / "Photos"
+    make_nested(photos, per_class)
+    models.install_efficientnet_lite0()
+    library = Library(tmp / "tree-library")
+    library.set_model(models.OFFLINE_MODEL)
+    library.add_folder(photos)
+    controller, window = build(library, settings("tree"), start=False)
+    window.resize(*SIZE)
+    window.show()
+    window.start()
+    pump(app, 300, lambda: not controller.indexing and controller.last_report is not None)
+    browse = window.browse
+    dogs = str(photos / "Pets" / "Dogs")
+    pump(app, 30, lambda: str(photos / "Pets" / "Dogs" / "Puppies") in browse.sidebar.items)
+    for item in browse.sidebar.items.values():
+        item.setExpanded(True)
+    browse.select_folder(dogs)
+    pump(app, 30, lambda: browse.model.rowCount() > 0 and browse.folder == dogs)
+    grid = browse.grid
+    grid.setCurrentIndex(browse.model.index(0, 0))
+
+    def thumbnails_loaded():
+        model = grid.model()
+        rect = grid.viewport().rect()
+        rows = [r for r in range(min(model.rowCount(), 200))
+                if grid.visualRect(model.index(r, 0)).intersects(rect)]
+        return rows and all(model.listing.hashes[r] in controller.thumbnails.cache for r in rows)
+
+    pump(app, 30, thumbnails_loaded)
+    pump(app, 0.3)
+    save(window, "folder-tree.png")
+    controller.shutdown()
+    window.close()
+    library.close()
 
 
 def make_copies(target: Path) -> None:

@@ -42,9 +42,10 @@ def cmd_eval(args) -> int:
           f"{len(report['classes'])} classes; relevant = same class, query excluded")
     if report["skipped"]:
         print(f"({report['skipped']} files could not be decoded and were left out)")
-    print(f"{'pooling':<18} {'P@1':>6} {'P@10':>6} {'mAP':>6}")
+    print(f"{'pooling':<20} {'P@1':>6} {'P@10':>6} {'P@30':>6} {'mAP':>6}")
     for name, scores in report["results"].items():
-        print(f"{name:<18} {scores['P@1']:6.3f} {scores['P@10']:6.3f} {scores['mAP']:6.3f}")
+        print(f"{name:<20} {scores['P@1']:6.3f} {scores['P@10']:6.3f} {scores['P@30']:6.3f} "
+              f"{scores['mAP']:6.3f}")
     return EXIT_OK
 
 

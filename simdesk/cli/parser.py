@@ -36,6 +36,16 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _similarity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a similarity is between -1 and 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="simdesk", parents=[_global_options(top=True)],
@@ -60,9 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count)")
     p.add_argument("--batch-size", type=int, default=16, help="photos per inference batch")
 
-    p = command(sub, "similar", cmd_similar, help="photos most similar to a photo (in the library or not)")
-    p.add_argument("query", metavar="PHOTO")
-    p.add_argument("-k", type=int, default=10, help="how many results (default 10)")
+    p = command(sub, "similar", cmd_similar, help="photos most similar to a photo (in the library or not)",
+                description="The photos most similar to PHOTO. Several photos: the photos most like "
+                            "all of them (the query is their mean direction).")
+    p.add_argument("queries", nargs="+", metavar="PHOTO")
+    p.add_argument("-k", type=int, default=10, help="how many results at most (default 10)")
+    p.add_argument("--min", type=_similarity, default=None, dest="min_similarity", metavar="SIM",
+                   help="only photos at least this similar (cosine, -1 to 1, as printed)")
+    p.add_argument("--folder", metavar="DIR", help="only photos under this folder")
+    p.add_argument("--no-expand", action="store_true",
+                   help="no query expansion: rank by the cosine to the query alone (by default, "
+                        "after the 5 nearest, photos are ranked by their likeness to the query and "
+                        "to the query averaged with its 10 nearest)")
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = command(sub, "status", cmd_status, help="library size, model, and what was skipped")

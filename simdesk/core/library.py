@@ -23,7 +23,7 @@ from simdesk.core.indexer import MAX_FILE_BYTES, IndexReport, index_folders
 from simdesk.core.progress import ProgressCallback
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
 from simdesk.core.paths import ChangedWhileReading, FileTooLarge, NotRegularFile, read_file_stable
-from simdesk.core.pooling import POOLINGS
+from simdesk.core.pooling import POOLINGS, l2_normalize
 from simdesk.core.search import EmbeddingIndex
 from simdesk.core import settings as settings_file
 from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings  # noqa: F401 (re-exported)
@@ -32,6 +32,9 @@ from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, Sto
                                 salvage)
 
 DB_NAME = "library.db"
+# Similar photos are ranked with query expansion over the 10 nearest (EmbeddingIndex.query(expand)):
+# P@30 0.953 -> 0.969 on imagenette-val, 0.975 -> 0.985 on animals (`simdesk eval retrieval`).
+QUERY_EXPANSION = 10
 
 
 class LibraryError(Exception):
@@ -60,15 +63,19 @@ class SimilarResult:
     query: str
     model: str
     pooling: str
-    in_library: bool
+    in_library: bool  # every query photo is a library photo (its stored vector was used)
     matches: list[Match]
+    queries: list[str] = field(default_factory=list)  # all the query photos (``query`` is the first)
 
     def to_json(self) -> dict:
-        return {
-            "query": self.query,
+        out = {"query": self.query}
+        if len(self.queries) > 1:
+            out["queries"] = list(self.queries)
+        out.update({
             "model": self.model,
             "results": [{"path": m.path, "similarity": round(m.similarity, 6)} for m in self.matches],
-        }
+        })
+        return out
 
 
 @dataclass
@@ -477,15 +484,60 @@ class Library:
             raise LibraryError(f"cannot use {path} as a query: {exc.reason}") from None
         return embedder.embed(decoded.pixels[np.newaxis])[0]
 
-    def similar(self, query: str | os.PathLike, k: int = 10, index: EmbeddingIndex | None = None) -> SimilarResult:
-        """The ``k`` photos most similar to ``query``, a library photo or any image file."""
-        path = os.path.abspath(os.fspath(query))
+    def similar(self, query: str | os.PathLike, k: int = 10, index: EmbeddingIndex | None = None, *,
+                min_similarity: float | None = None, folder: str | os.PathLike | None = None,
+                expand: int = QUERY_EXPANSION) -> SimilarResult:
+        """The ``k`` photos most similar to ``query``, a library photo or any image file.
+
+        ``min_similarity``: only photos at least this similar (as reported), so maybe fewer
+        than ``k``. ``folder``: only photos under this folder (None: the whole library).
+        ``expand``: rank with query expansion over this many nearest photos (0: none; see
+        ``EmbeddingIndex.query``); the similarities are the cosines to the query either way.
+        """
+        return self.similar_to_many([query], k, index, min_similarity=min_similarity, folder=folder,
+                                    expand=expand)
+
+    def similar_to_many(self, queries, k: int = 10, index: EmbeddingIndex | None = None, *,
+                        min_similarity: float | None = None, folder: str | os.PathLike | None = None,
+                        expand: int = QUERY_EXPANSION) -> SimilarResult:
+        """The ``k`` photos most similar to several photos at once (library photos or files).
+
+        The query is the normalised mean of their directions (each as the index compares it),
+        so the photos found are like all of them rather than like any one; the queries
+        themselves are left out of the results. Options as in :meth:`similar`.
+        """
+        paths = list(dict.fromkeys(os.path.abspath(os.fspath(q)) for q in queries))
+        if not paths:
+            raise LibraryError("no query photo given")
         index = index if index is not None else self.search_index()
         if len(index) == 0:
             raise LibraryError(
                 f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
             )
-        vector, exclude, in_library = None, (), False
+        vectors, exclude, in_library = [], [], True
+        for path in paths:
+            vector, photo_id = self._query_vector(path, index)
+            vectors.append(vector)
+            if photo_id is not None:
+                exclude.append(photo_id)
+            else:
+                in_library = False
+        vector = vectors[0] if len(vectors) == 1 else l2_normalize(np.mean(vectors, axis=0))
+        only = None
+        if folder is not None:
+            only = self.store.browse_photos(os.path.abspath(os.fspath(folder)), "folder")[0]
+        ids, sims = index.query(vector, k, exclude_ids=tuple(exclude), transformed=True,
+                                min_similarity=min_similarity, only_ids=only, expand=expand)
+        records = self.store.photos_by_ids(ids)
+        matches = [
+            Match(records[int(i)].path, float(s), int(i)) for i, s in zip(ids, sims) if int(i) in records
+        ]
+        return SimilarResult(paths[0], self.model_name, self.pooling, in_library, matches,
+                             queries=paths)
+
+    def _query_vector(self, path: str, index: EmbeddingIndex) -> tuple[np.ndarray, int | None]:
+        """A query photo's vector as ``index`` compares it, and its photo id if the library's
+        stored vector is used (None: a file outside the library, or changed since indexing)."""
         record = self.store.photo_by_path(path)
         if record is not None:
             try:
@@ -494,15 +546,9 @@ class Library:
             except OSError:
                 unchanged = True  # gone from disk since indexing: its stored vector still answers
             vector = index.vector_of(record.id) if unchanged else None
-            exclude, in_library = (record.id,), vector is not None
-        if vector is None:
-            vector = index.transform(self.embed_file(path))
-        ids, sims = index.query(vector, k, exclude_ids=exclude, transformed=True)
-        records = self.store.photos_by_ids(ids)
-        matches = [
-            Match(records[int(i)].path, float(s), int(i)) for i, s in zip(ids, sims) if int(i) in records
-        ]
-        return SimilarResult(path, self.model_name, self.pooling, in_library, matches)
+            if vector is not None:
+                return vector, record.id
+        return index.transform(self.embed_file(path)), None
 
     # -- status --------------------------------------------------------------------------------
 
@@ -543,6 +589,12 @@ class Library:
         or ``"folder"``; see :meth:`Store.browse_photos`.
         """
         return self.store.browse_photos(folder, order)
+
+    def folder_tree(self):
+        """The folders with photos, one tree per library folder: a list of ``folders.FolderNode``."""
+        from simdesk.core.folders import folder_tree
+
+        return folder_tree(self.store.browse_photos(None, "folder")[1], self.folders)
 
     def thumbnails(self, content_hashes) -> dict[bytes, bytes]:
         """JPEG thumbnails by content hash (those the cache has)."""

@@ -40,6 +40,13 @@ class EmbeddingIndex:
     """
 
     MIN_TO_CENTER = 32
+    # Query expansion (``query(expand=n)``): from this many photos searched on; with fewer, the
+    # n nearest are a large share of everything and averaging them blurs the query.
+    MIN_TO_EXPAND = 32
+    # ... and the nearest photos that keep their place at the top, in their order: ranked by
+    # expansion alone, the other shot of the same room (near-dup-rooms mixed into animals) came
+    # first for 17 % of the photos instead of 78 %; keeping 5 costs nothing in P@30.
+    EXPAND_KEEPS = 5
     COARSE_FROM = 30_000
     COARSE_DIMS = 128
     # Candidates scored with the full vectors: 2 % of the library. Measured on real embeddings
@@ -141,6 +148,27 @@ class EmbeddingIndex:
             return np.arange(len(approx))
         return np.argpartition(-approx, count - 1)[:count]
 
+    def _expanded(self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
+        """The ranking score of ``rows`` with query expansion (``sims``: their direct similarity,
+        -inf for the excluded, who stay out of the expansion and the results): the larger of the
+        direct and the expanded cosine, the ``EXPAND_KEEPS`` nearest first whatever it is."""
+        n = min(n, int(np.isfinite(sims).sum()))
+        if n <= 0:
+            return sims
+        top = np.argpartition(-sims, n - 1)[:n]
+        # the same expansion ``simdesk eval retrieval`` measures (alpha 0: plain average)
+        expanded = expand_queries(query[np.newaxis], sims[top][np.newaxis],
+                                  self._widen(self._data[rows[top]]), n)[0]
+        if len(rows) < len(self):
+            again = self._widen(self._data[rows]) @ expanded
+        else:
+            again = self._dot_all(expanded)
+        score = np.where(np.isfinite(sims), np.maximum(sims, again), sims)
+        keep = min(self.EXPAND_KEEPS, n)
+        nearest = top[np.argsort(-sims[top], kind="stable")[:keep]]
+        score[nearest] = 3.0 + sims[nearest]  # above any cosine, in their own order
+        return score
+
     def transform(self, vector: np.ndarray) -> np.ndarray:
         """A raw vector (e.g. of a photo outside the library) as this index compares it."""
         unit = l2_normalize(np.asarray(vector, dtype=np.float32).reshape(-1))
@@ -158,19 +186,34 @@ class EmbeddingIndex:
         return self.unit_vectors(rows[0], rows[0] + 1)[0].copy() if len(rows) else None
 
     def query(self, vector: np.ndarray, k: int, exclude_ids: tuple[int, ...] = (),
-              transformed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+              transformed: bool = False, *, min_similarity: float | None = None,
+              only_ids=None, expand: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` most similar photos: (ids, cosine similarities), most similar first.
 
         ``vector`` is a raw embedding, or one from ``vector_of``/``transform`` if ``transformed``.
+        ``min_similarity``: leave out photos less similar than this (fewer than ``k`` then).
+        ``only_ids``: search among these photos only (e.g. one folder's); exact, every one of
+        them is scored. ``expand``: rank with average query expansion over this many nearest
+        photos (from ``MIN_TO_EXPAND`` photos searched on): the ``EXPAND_KEEPS`` nearest come
+        first, in their order, then the others by the larger of their cosine to the query and to
+        the query averaged with its ``expand`` nearest. The similarities returned are still the
+        cosines to the query (then not always decreasing), and ``min_similarity`` applies to
+        them. P@30 rises from 0.953 to 0.969 on imagenette-val, from 0.975 to 0.985 on animals
+        (``simdesk eval retrieval``, ``avg+centre+qe10max5``).
         """
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if k <= 0 or len(self) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return empty
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dim:
             raise ValueError(f"query has {query.shape[0]} dimensions, the index {self.dim}")
         if not transformed:
             query = self.transform(query)
-        if self._coarse is not None:
+        if only_ids is not None:
+            rows = np.flatnonzero(np.isin(self.ids, np.asarray(list(only_ids), dtype=np.int64)))
+            if not len(rows):
+                return empty
+        elif self._coarse is not None:
             count = max(20 * k, 2000, int(len(self) * self.CANDIDATE_SHARE)) + len(exclude_ids)
             rows = np.sort(self._candidates(query, count))
         else:
@@ -182,10 +225,38 @@ class EmbeddingIndex:
         ids = self.ids[rows]
         if exclude_ids:
             sims[np.isin(ids, exclude_ids)] = -np.inf
-        k = min(k, int(np.isfinite(sims).sum()))
+        score = sims
+        if expand > 0 and len(rows) >= self.MIN_TO_EXPAND:
+            score = self._expanded(query, rows, sims, expand)
+        if min_similarity is not None:
+            score = np.where(sims < np.float32(min_similarity), -np.inf, score)
+        k = min(k, int(np.isfinite(score).sum()))
         if k == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        top = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-        # Stable order: by similarity, then by id, so equal scores come out the same every time.
-        top = top[np.lexsort((ids[top], -sims[top]))]
+            return empty
+        top = np.argpartition(-score, k - 1)[:k] if k < len(score) else np.arange(len(score))
+        top = top[np.isfinite(score[top])]
+        # Stable order: by score, then by id, so equal scores come out the same every time.
+        top = top[np.lexsort((ids[top], -score[top]))]
         return ids[top], np.clip(sims[top], -1.0, 1.0)
+
+
+def expand_queries(queries: np.ndarray, sims: np.ndarray, vectors: np.ndarray, n: int,
+                   alpha: float = 0.0) -> np.ndarray:
+    """Query expansion: each query averaged with its ``n`` most similar rows of ``vectors``.
+
+    ``queries`` (B, D) unit vectors, ``sims`` (B, N) their similarities to ``vectors`` (N, D),
+    with rows that must not take part (the query itself) at ``-inf``. ``alpha`` 0 weighs the
+    neighbours like the query (average query expansion); above 0 each by ``similarity ** alpha``
+    (alpha-QE). Returns the expanded queries, unit length.
+    """
+    queries = np.asarray(queries, dtype=np.float32).reshape(len(sims), -1)
+    n = min(int(n), sims.shape[1])
+    if n <= 0:
+        return queries
+    top = np.argpartition(-sims, n - 1, axis=1)[:, :n]
+    top_sims = np.take_along_axis(sims, top, axis=1)
+    weights = np.where(np.isfinite(top_sims), 1.0, 0.0).astype(np.float32)
+    if alpha:
+        weights *= np.clip(np.nan_to_num(top_sims, neginf=0.0), 0.0, 1.0) ** alpha
+    expanded = queries + np.einsum("bn,bnd->bd", weights, vectors[top])
+    return l2_normalize(expanded)

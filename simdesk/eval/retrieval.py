@@ -12,12 +12,20 @@ from simdesk.core.pooling import l2_normalize
 from simdesk.core.progress import Progress, ProgressCallback
 
 
-def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...] = (1, 10),
-                     block: int = 512) -> dict[str, float]:
+def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...] = (1, 10, 30),
+                     block: int = 512, expand: tuple[int, float] | None = None,
+                     keep_direct: bool = False, keep_first: int = 0) -> dict[str, float]:
     """Every photo queries all the others; "relevant" means the same label. The query is excluded.
 
+    ``expand``: ``(n, alpha)``, each query is first expanded with its ``n`` nearest photos
+    (:func:`simdesk.core.search.expand_queries`). ``keep_direct``: a photo scores the larger of
+    its similarity to the query and to the expanded query (what ``EmbeddingIndex.query`` does
+    with ``expand``), and ``keep_first`` nearest photos keep their place at the top (as it does
+    with ``EXPAND_KEEPS``).
     Computed in blocks of queries so memory stays at block x N, not N x N.
     """
+    from simdesk.core.search import expand_queries
+
     vectors = l2_normalize(np.asarray(vectors, dtype=np.float32))
     labels = np.asarray(labels)
     n = len(vectors)
@@ -26,6 +34,15 @@ def retrieval_scores(vectors: np.ndarray, labels: np.ndarray, ks: tuple[int, ...
     for start in range(0, n, block):
         stop = min(start + block, n)
         sims = vectors[start:stop] @ vectors.T
+        if expand is not None:
+            sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf
+            queries = expand_queries(vectors[start:stop], sims, vectors, *expand)
+            direct = sims
+            sims = np.maximum(direct, queries @ vectors.T) if keep_direct else queries @ vectors.T
+            if keep_first:
+                rows = np.arange(stop - start)[:, None]
+                nearest = np.argpartition(-direct, keep_first - 1, axis=1)[:, :keep_first]
+                sims[rows, nearest] = 3.0 + direct[rows, nearest]
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never find yourself
         order = np.argsort(-sims, axis=1, kind="stable")[:, : n - 1]
         relevant = labels[order] == labels[start:stop, None]
@@ -111,14 +128,33 @@ def centre_and_project(vectors: np.ndarray, dims: int | None = None) -> np.ndarr
     return l2_normalize(x.astype(np.float32))
 
 
+QUERY_EXPANSIONS = ((1, 0.0), (3, 0.0), (5, 0.0), (10, 0.0), (20, 0.0), (5, 3.0), (10, 3.0), (30, 3.0))
+
+
 def evaluate_retrieval(embedder, root, *, progress=None, pca_dims: int = 64) -> dict:
-    """precision@1, @10 and mAP of each pooling, and of avg with centring / PCA, on a folder."""
+    """precision@1, @10, @30 and mAP of each pooling, of avg with centring / PCA and with query
+    expansion, on a folder."""
     paths, labels, classes = labelled_photos(root)
     vectors, ok = embed_with_every_pooling(embedder, paths, progress=progress)
     labels = labels[ok]
     results = {name: retrieval_scores(v, labels) for name, v in vectors.items()}
     # "avg+centre" is what `simdesk similar` does (EmbeddingIndex(center=True)).
-    results["avg+centre"] = retrieval_scores(centre_and_project(vectors["avg"]), labels)
+    centred = centre_and_project(vectors["avg"])
+    results["avg+centre"] = retrieval_scores(centred, labels)
+    # Query expansion on top of it: the query averaged with its n nearest photos (average QE,
+    # alpha 0), or with them weighted by similarity**alpha (alpha-QE, Radenovic et al. 2018).
+    for n_expand, alpha in QUERY_EXPANSIONS:
+        results[f"avg+centre+qe{n_expand}" + (f"a{alpha:g}" if alpha else "")] = retrieval_scores(
+            centred, labels, expand=(n_expand, alpha))
+    # ... and the larger of the direct and the expanded similarity, the 5 nearest kept first
+    # (what `similar` does: EmbeddingIndex.query(expand=10), EXPAND_KEEPS)
+    for n_expand in (5, 10):
+        results[f"avg+centre+qe{n_expand}max"] = retrieval_scores(
+            centred, labels, expand=(n_expand, 0.0), keep_direct=True)
+    from simdesk.core.search import EmbeddingIndex
+
+    results["avg+centre+qe10max5"] = retrieval_scores(
+        centred, labels, expand=(10, 0.0), keep_direct=True, keep_first=EmbeddingIndex.EXPAND_KEEPS)
     results[f"avg+centre+pca{pca_dims}"] = retrieval_scores(
         centre_and_project(vectors["avg"], pca_dims), labels
     )

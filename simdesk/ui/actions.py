@@ -18,8 +18,11 @@ def confirm_trash(parent: QWidget, paths: list[str]) -> bool:
         text = f"Move “{os.path.basename(paths[0])}” to the Trash?"
     else:
         text = f"Move {len(paths):,} photos to the Trash?"
+    undo = QKeySequence(QKeySequence.StandardKey.Undo).toString(QKeySequence.SequenceFormat.NativeText)
     answer = QMessageBox.question(
-        parent, "Move to Trash", text + "\n\nYou can restore them from the system Trash.",
+        parent, "Move to Trash",
+        text + f"\n\nEdit > Undo ({undo or 'Ctrl+Z'}) puts {'it' if len(paths) == 1 else 'them'} back; "
+        "the system Trash keeps them too.",
         QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Cancel,
     )
@@ -29,10 +32,12 @@ def confirm_trash(parent: QWidget, paths: list[str]) -> bool:
 class PhotoActions(QObject):
     """Builds the photo context menu and carries out its actions.
 
-    ``similar_requested(path)`` and ``preview_requested(path)`` are for the main window to act on.
+    ``similar_requested(path)``, ``similar_many_requested(paths)`` and ``preview_requested(path)``
+    are for the main window to act on.
     """
 
     similar_requested = Signal(str)
+    similar_many_requested = Signal(list)  # several photos: those like all of them
     preview_requested = Signal(str)
 
     def __init__(self, controller: AppController, window: QWidget):
@@ -43,9 +48,15 @@ class PhotoActions(QObject):
     def menu(self, paths: list[str], parent: QWidget | None = None) -> QMenu:
         menu = QMenu(parent or self.window)
         first = paths[0]
-        similar = menu.addAction("Show similar photos")
+        if len(paths) > 1:
+            similar = menu.addAction(f"Show photos similar to these {len(paths):,}")
+            similar.triggered.connect(lambda: self.similar_many_requested.emit(list(paths)))
+            single = menu.addAction(f"Show photos similar to {os.path.basename(first)}")
+            single.triggered.connect(lambda: self.similar_requested.emit(first))
+        else:
+            similar = menu.addAction("Show similar photos")
+            similar.triggered.connect(lambda: self.similar_requested.emit(first))
         similar.setShortcut(QKeySequence(QKeySequence.StandardKey.InsertParagraphSeparator))
-        similar.triggered.connect(lambda: self.similar_requested.emit(first))
         preview = menu.addAction("Preview")
         preview.setShortcut(QKeySequence("Space"))
         preview.triggered.connect(lambda: self.preview_requested.emit(first))

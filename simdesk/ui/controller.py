@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from simdesk.core.library import Library, LibraryError, SimilarResult
+from simdesk.core.paths import is_under
 from simdesk.ui.jobs import IndexJob
 from simdesk.ui.photomodel import PhotoListing
 from simdesk.ui.tasks import Job, Task, TaskPool
@@ -29,6 +30,8 @@ class SimilarOutcome:
     query_hash: bytes | None  # the query's thumbnail in the cache, when it is a library photo
     library_size: int
     query_id: int | None = None  # the query's photo id, when it is a library photo
+    query_ids: list[int] = field(default_factory=list)  # the ids of every query that is one
+    searched: int = 0  # how many photos the query was compared with (the scope's, queries left out)
 
 
 @dataclass
@@ -76,6 +79,8 @@ class AppController(QObject):
         self.jobs: set[Job] = set()  # other long jobs (the map's), stopped on shutdown
         self.last_report = None
         self._rescan_again = False
+        self._retry_again = False  # the queued rescan retries failed files too
+        self.adding_folders = 0  # add_folders calls not finished yet (the grid says "Indexing…")
         self._after_index: list[Callable[[], None]] = []
         self._search_lock = threading.Lock()
         self._search_index = None
@@ -109,6 +114,17 @@ class AppController(QObject):
 
         return self.reads.run(work, on_result=done, on_error=on_error or self._report_error)
 
+    def load_folder_tree(self, on_result, on_error=None) -> Task:
+        """The folders with photos (``Library.folder_tree``), for the sidebar."""
+        return self.reads.run(self.library.folder_tree, on_result=on_result,
+                              on_error=on_error or self._report_error)
+
+    @property
+    def scan_problems(self) -> list:
+        """Folders and links the last scan could not follow (``ScanProblem``: path, reason).
+        Kept from the last index report: the cache does not store them."""
+        return list(getattr(self.last_report, "scan_problems", None) or [])
+
     def load_errors(self, on_result, on_error=None) -> Task:
         return self.reads.run(lambda: self.library.store.errors(), on_result=on_result,
                               on_error=on_error or self._report_error)
@@ -141,22 +157,35 @@ class AppController(QObject):
 
     # -- similar photos ------------------------------------------------------------------------
 
-    def similar(self, path: str, k: int, on_result, on_error) -> Task:
-        """The ``k`` photos most similar to ``path`` (a library photo or any image file)."""
+    def similar(self, path, k: int, on_result, on_error, *, min_similarity: float | None = None,
+                folder: str | None = None) -> Task:
+        """The ``k`` photos most similar to ``path`` (a library photo or any image file), or to
+        several (a list: their mean direction), at least ``min_similarity`` similar, under
+        ``folder`` (None: everywhere)."""
+        paths = [path] if isinstance(path, str) else list(path)
+
         def work() -> SimilarOutcome:
             index = self._current_search_index()
-            result = self.library.similar(path, k, index=index)
+            result = self.library.similar_to_many(paths, k, index=index, min_similarity=min_similarity,
+                                                  folder=folder)
             ids = [m.photo_id for m in result.matches]
             hashes = self.library.photo_hashes(ids)
-            record = self.library.store.photo_by_path(result.query)
+            store = self.library.store
+            records = [store.photo_by_path(q) for q in result.queries]
+            record = records[0]
+            query_ids = [r.id for r in records if r is not None and index.vector_of(r.id) is not None]
+            scope = len(index) if folder is None else len(store.browse_photos(folder, "folder")[0])
             listing = PhotoListing(
                 ids=np.asarray(ids, dtype=np.int64),
                 paths=[m.path for m in result.matches],
                 hashes=[hashes.get(i) for i in ids],
                 similarities=np.asarray([m.similarity for m in result.matches], dtype=np.float32),
             )
+            in_scope = sum(1 for r in records if r is not None and r.id in query_ids
+                           and (folder is None or is_under(r.path, folder)))
             return SimilarOutcome(result, listing, record.content_hash if record else None, len(index),
-                                  record.id if record is not None and result.in_library else None)
+                                  record.id if record is not None and result.in_library else None,
+                                  query_ids, max(0, scope - in_scope))
 
         return self.queries.run(work, on_result=on_result, on_error=on_error)
 
@@ -189,16 +218,21 @@ class AppController(QObject):
                     problems.append(str(exc))
             return added, problems
 
+        def failed(exc: BaseException) -> None:
+            self.adding_folders -= 1
+            self._report_error(exc)
+
         def done(outcome) -> None:
+            self.adding_folders -= 1
             added, problems = outcome
             for problem in problems:
                 self.notice.emit(problem)
-            if added:
-                self.folders_changed.emit()
-                if rescan:
-                    self.rescan()
+            self.folders_changed.emit()  # (also when none was added: the grid's message changes)
+            if added and rescan:
+                self.rescan()
 
-        return self.writes.run(work, on_result=done, on_error=self._report_error)
+        self.adding_folders += 1
+        return self.writes.run(work, on_result=done, on_error=failed)
 
     def remove_folder(self, path: str) -> None:
         """Forget a folder's photos (files untouched). Stops indexing first: the running scan would
@@ -251,14 +285,18 @@ class AppController(QObject):
 
     # -- indexing ------------------------------------------------------------------------------
 
-    def rescan(self) -> bool:
-        """Index new, changed and deleted files in the background. False if there is nothing to do."""
+    def rescan(self, retry_failed: bool = False) -> bool:
+        """Index new, changed and deleted files in the background. False if there is nothing to do.
+        ``retry_failed``: also try again the files that failed before (View > Problems, Retry)."""
         if self._closed or not self.library.folders:
             return False
         if self.indexing:
             self._rescan_again = True
+            self._retry_again = self._retry_again or retry_failed
             return True
-        job = IndexJob(self.library, workers=self.index_workers, parent=self)
+        retry_failed = retry_failed or self._retry_again
+        self._retry_again = False
+        job = IndexJob(self.library, workers=self.index_workers, retry_failed=retry_failed, parent=self)
         job.progress.connect(self.index_progress)
         job.succeeded.connect(self._index_succeeded)
         job.failed.connect(self._index_failed)

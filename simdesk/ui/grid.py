@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QWheelEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView
 
@@ -14,11 +14,13 @@ DEFAULT_THUMB = 160
 
 
 class PhotoGrid(QListView):
-    """Signals carry paths: ``open_requested`` (Enter, double-click), ``preview_requested`` (Space),
+    """Signals carry paths: ``open_requested`` (Enter, double-click), ``open_many_requested``
+    (Enter with several photos selected: those like all of them), ``preview_requested`` (Space),
     ``trash_requested`` (Delete), ``menu_requested(paths, global_pos)`` (right-click),
     ``zoom_requested(+1 | -1)`` (Ctrl+wheel)."""
 
     open_requested = Signal(str)
+    open_many_requested = Signal(list)
     preview_requested = Signal(str)
     trash_requested = Signal(list)
     menu_requested = Signal(list, object)
@@ -56,19 +58,48 @@ class PhotoGrid(QListView):
         return self.delegate.thumb_size
 
     def set_thumb_size(self, size: int) -> None:
+        """Zoom; the photo selected (if in view) or else the one at the top stays in view."""
+        keep = self._zoom_anchor()
         self.delegate.thumb_size = int(size)
         self._fit_columns()
         cell = self.gridSize()
         self.setIconSize(QSize(size, size))
         self.verticalScrollBar().setSingleStep(max(16, cell.height() // 4))
+        if keep is not None:
+            self._keep_in_view(keep[0], keep[1], 50)
+
+    def _zoom_anchor(self) -> tuple[QPersistentModelIndex, QAbstractItemView.ScrollHint] | None:
+        model = self.model()
+        if model is None or not model.rowCount() or not self.isVisible():
+            return None
+        viewport = self.viewport().rect()
         current = self.currentIndex()
-        if current.isValid():
-            self.scrollTo(current)
+        if current.isValid() and viewport.intersects(self.visualRect(current)):
+            return QPersistentModelIndex(current), QAbstractItemView.ScrollHint.PositionAtCenter
+        if self.verticalScrollBar().value() == 0:
+            return None  # at the top: it stays there
+        cell = self.gridSize()
+        top = self.indexAt(QPoint(cell.width() // 2, max(0, cell.height() // 2 - 1)))
+        if not top.isValid():
+            top = self.indexAt(QPoint(cell.width() // 2, cell.height()))
+        return (QPersistentModelIndex(top), QAbstractItemView.ScrollHint.PositionAtTop) if top.isValid() else None
+
+    def _keep_in_view(self, index: QPersistentModelIndex, hint, tries: int) -> None:
+        """Scroll to ``index`` once the grid has laid it out at the new size (layout is delayed)."""
+        if not index.isValid():
+            return
+        if self.visualRect(self.model().index(index.row(), 0)).isValid() or tries <= 0:
+            self.scrollTo(self.model().index(index.row(), 0), hint)
+            return
+        QTimer.singleShot(5, self, lambda: self._keep_in_view(index, hint, tries - 1))
 
     def _fit_columns(self) -> None:
         """Share the width between as many whole columns as fit (no ragged right margin)."""
         cell = self.delegate.cell_size(self.fontMetrics())
-        width = max(1, self.viewport().width())
+        # QListView wraps an item whose cell would end at the viewport's last pixel or beyond:
+        # columns x cell width must stay below the width, not equal it (at exact multiples the
+        # last column wrapped and left a band a cell wide on the right).
+        width = max(1, self.viewport().width() - 1)
         columns = max(1, width // (cell.width() + 4))
         size = QSize(max(cell.width() + 4, width // columns), cell.height() + 4)
         if size != self.gridSize():
@@ -114,6 +145,12 @@ class PhotoGrid(QListView):
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
+            paths = self.selected_paths()
+            if len(paths) > 1:
+                self.open_many_requested.emit(paths)
+                event.accept()
+                return
         if key == Qt.Key.Key_Space and not event.modifiers():
             path = self.current_path()
             if path:

@@ -19,13 +19,16 @@ class IndexJob(Job):
     """``Library.index`` on its own thread. Progress: :class:`simdesk.core.progress.Progress`;
     result: :class:`simdesk.core.indexer.IndexReport`."""
 
-    def __init__(self, library: Library, workers: int | None = None, parent=None):
+    def __init__(self, library: Library, workers: int | None = None, retry_failed: bool = False,
+                 parent=None):
         super().__init__(parent)
         self.library = library
         self.workers = workers
+        self.retry_failed = retry_failed
 
     def work(self, cancel: threading.Event, progress: Callable[[Any], None]):
-        return self.library.index(progress=progress, cancel=cancel, workers=self.workers)
+        return self.library.index(progress=progress, cancel=cancel, workers=self.workers,
+                                  retry_failed=self.retry_failed)
 
     def thread_exit(self) -> None:
         self.library.close()  # this thread's database connection

@@ -33,7 +33,7 @@ from simdesk.ui.photomodel import HashRole, role_data
 from simdesk.ui.preview import PreviewDialog
 from simdesk.ui.problems import ProblemsDialog
 from simdesk.ui.settings import PersistentGeometry, settings_value
-from simdesk.ui.similar import SimilarView
+from simdesk.ui.similar import SimilarView, names
 from simdesk.ui.status import index_progress, index_status, report_summary
 from simdesk.ui.welcome import WelcomePage, local_folders
 
@@ -97,6 +97,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
 
         self.actions_ = PhotoActions(controller, self)
         self.actions_.similar_requested.connect(self.show_similar)
+        self.actions_.similar_many_requested.connect(self.show_similar_many)
         self.actions_.preview_requested.connect(self.preview)
 
         self.welcome = WelcomePage(controller, self)
@@ -120,6 +121,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
         for grid in self.grids:
             grid.set_thumb_size(self.thumb_size)
             grid.open_requested.connect(self.show_similar)
+            grid.open_many_requested.connect(self.show_similar_many)
             grid.preview_requested.connect(self.preview)
             grid.trash_requested.connect(self.actions_.trash)
             grid.menu_requested.connect(self.photo_menu)
@@ -134,6 +136,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.pages.addWidget(self.duplicates)
         self.duplicates.closed.connect(self.show_browse)
         self.statusBar().addPermanentWidget(self.duplicates.status_widget)
+        controller.photos_removed.connect(lambda _paths: self.duplicates.check_trash())  # Edit > Undo
 
         self.welcome.setup_done.connect(self._setup_done)
         self.browse.add_folder_requested.connect(self.choose_folder)
@@ -292,10 +295,16 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.browse.grid.setFocus()
 
     def show_similar(self, path: str) -> None:
-        if self.pages.currentWidget() is self.welcome:
+        self.show_similar_many([path])
+
+    def show_similar_many(self, paths: list) -> None:
+        """The photos most like all of ``paths`` (one or several), in the sidebar's folder if the
+        similar view's scope says so."""
+        if self.pages.currentWidget() is self.welcome or not paths:
             return
         self._go_to(self.similar)
-        self.similar.show_query(path)
+        self.similar.set_folder(self.browse.folder)
+        self.similar.show_queries(list(paths))
         self.similar.grid.setFocus()
 
     def show_duplicates(self) -> None:
@@ -363,12 +372,12 @@ class MainWindow(PersistentGeometry, QMainWindow):
         if outcome is None or self.similar.query is None:
             return
         ids = [int(i) for i in outcome.listing.ids]
-        select = [outcome.query_id] if outcome.query_id is not None else []
+        select = list(outcome.query_ids) or ([outcome.query_id] if outcome.query_id is not None else [])
         if not ids:
             self.statusBar().showMessage("No similar photos to show on the map.", 5000)
             return
         self.open_map(MapScope.photos(ids + select),
-                      f"Map of photos similar to {os.path.basename(self.similar.query)}", select)
+                      f"Map of photos similar to {names(self.similar.queries)}", select)
 
     def open_map(self, scope: MapScope, title: str, select=()) -> None:
         self._go_to(self.map_page)

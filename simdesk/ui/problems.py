@@ -1,4 +1,5 @@
-"""View > Problems: every file that could not be indexed, and why (``simdesk problems``)."""
+"""View > Problems: every file that could not be indexed, and why (``simdesk problems``), the
+folders the scan could not read, and a Retry button."""
 
 from __future__ import annotations
 
@@ -45,9 +46,13 @@ class ProblemsDialog(PersistentGeometry, QDialog):
         copy = QPushButton("Copy list", self)
         copy.clicked.connect(self.copy_list)
         buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
+        self.retry_button = QPushButton("Retry", self)
+        self.retry_button.setToolTip("Index the files that failed again (and look for new ones)")
+        self.retry_button.clicked.connect(self.retry)
+        buttons.addButton(self.retry_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.retry_hint = QLabel(
-            "Files that failed are not retried until they change; "
-            "<code>simdesk index --retry-failed</code> tries them all again.", self)
+            "Files that failed are not tried again until they change; Retry tries them all now "
+            "(a file that was being copied, a disk that was not mounted).", self)
         self.retry_hint.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(self.summary)
@@ -55,18 +60,46 @@ class ProblemsDialog(PersistentGeometry, QDialog):
         layout.addWidget(self.retry_hint)
         layout.addWidget(buttons)
         self.errors: list = []
+        self.scan_problems: list = []
         self.resize(860, 480)
         self.restore_geometry(controller.settings)
+        controller.index_started.connect(self._update_retry)
+        controller.index_finished.connect(self._index_ended)
+        controller.index_failed.connect(self._index_ended)
 
     def refresh(self) -> None:
         self.summary.setText("Loading…")
+        self._update_retry()
         self.controller.load_errors(self._loaded)
+
+    def retry(self) -> None:
+        """Index again, failed files included (``Library.index(retry_failed=True)``)."""
+        if self.controller.rescan(retry_failed=True):
+            self.summary.setText("Trying the files again…")
+        self._update_retry()
+
+    def _update_retry(self) -> None:
+        busy = self.controller.indexing
+        self.retry_button.setEnabled(not busy)
+        self.retry_button.setText("Indexing…" if busy else "Retry")
+
+    def _index_ended(self, _outcome=None) -> None:
+        self._update_retry()
+        if self.isVisible():
+            self.refresh()
 
     def _loaded(self, errors) -> None:
         self.errors = list(errors)
+        self.scan_problems = self.controller.scan_problems
         self.tree.setSortingEnabled(False)
         self.tree.clear()
         items = []
+        for problem in self.scan_problems:  # a folder or link the scan could not follow
+            item = QTreeWidgetItem([os.path.basename(problem.path.rstrip(os.sep)) + os.sep,
+                                    problem.reason, os.path.dirname(problem.path.rstrip(os.sep))])
+            item.setToolTip(0, problem.path)
+            item.setData(0, Qt.ItemDataRole.UserRole, problem.path)
+            items.append(item)
         for error in self.errors:
             item = QTreeWidgetItem([os.path.basename(error.path), error.reason,
                                     os.path.dirname(error.path)])
@@ -76,14 +109,23 @@ class ProblemsDialog(PersistentGeometry, QDialog):
         self.tree.addTopLevelItems(items)
         self.tree.setSortingEnabled(True)
         self.tree.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        parts = []
         if self.errors:
-            self.summary.setText(f"{len(self.errors):,} files could not be indexed:")
+            parts.append(f"{len(self.errors):,} file{'s' if len(self.errors) != 1 else ''} could "
+                         "not be indexed")
+        if self.scan_problems:
+            n = len(self.scan_problems)
+            parts.append(f"{n:,} folder{'s' if n != 1 else ''} or link{'s' if n != 1 else ''} "
+                         "could not be scanned (last scan)")
+        if parts:
+            self.summary.setText("; ".join(parts) + ":")
         else:
             self.summary.setText("No problems: every photo found could be indexed.")
+        self.retry_button.setVisible(bool(self.errors) or bool(self.scan_problems))
 
     def copy_list(self) -> None:
         QGuiApplication.clipboard().setText(
-            "\n".join(f"{e.path}: {e.reason}" for e in self.errors))
+            "\n".join(f"{e.path}: {e.reason}" for e in [*self.scan_problems, *self.errors]))
 
     def done(self, result: int) -> None:
         self.save_geometry()

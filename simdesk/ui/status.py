@@ -36,7 +36,10 @@ def report_summary(report) -> str:
         text = f"Up to date: {report.found:,} photos found, nothing new."
     failed = len(report.failed) + report.known_failures
     if failed:
-        text += f" {failed:,} files could not be indexed (View > Problems)."
+        text += f" {failed:,} file{'s' if failed != 1 else ''} could not be indexed (View > Problems)."
+    if report.scan_problems:
+        n = len(report.scan_problems)
+        text += f" {n:,} folder{'s' if n != 1 else ''} or link{'s' if n != 1 else ''} could not be scanned."
     if report.offline_folders:
         text += f" {len(report.offline_folders)} folder(s) offline; their photos were kept."
     return text

@@ -312,9 +312,8 @@ def test_reference_folder_from_the_folder_list_context_menu(qtbot, dup_app, dup_
 
     controller, window = dup_app
     sidebar = window.browse.sidebar
-    row = next(r for r in range(sidebar.count())
-               if sidebar.item(r).data(Qt.ItemDataRole.UserRole) == str(dup_photos))
-    window.browse._sidebar_menu(sidebar.visualItemRect(sidebar.item(row)).center())
+    item = sidebar.item_for(str(dup_photos))
+    window.browse._sidebar_menu(sidebar.visualItemRect(item).center())
     menu = next(m for m in window.browse.findChildren(QMenu) if m.isVisible())
     action = next(a for a in menu.actions() if a.text() == "Reference Folder (Never Trash)")
     assert action.isCheckable() and not action.isChecked()
