@@ -12,6 +12,11 @@ rescan until the files change.
 
 Keys (``KEYS``; F1 or ? lists them): the current group and copy are highlighted; acting on a group
 never moves the view (the next group takes its place), and the keyboard focus stays on the page.
+
+This module is the composition: the widgets, the state, the Trash and the compare view. The rest
+comes from mixins, one role each: ``dup_grouping`` (the scan, the regroups), ``dup_decisions``
+(the user's choices, stored), ``dup_list`` (the cards), ``dup_summary`` (the figures),
+``dup_menus`` (sort, filters, presets, menus, reference folders) and ``dup_keys`` (the keys).
 """
 
 from __future__ import annotations
@@ -41,13 +46,14 @@ from simdesk.ui.controller import AppController, describe_error
 from simdesk.ui.dup_cards import GroupCard
 from simdesk.ui.dup_compare import CompareDialog
 from simdesk.ui.dup_decisions import DuplicateDecisionsMixin
-from simdesk.ui.dup_jobs import DuplicateScanJob, ScanOutcome
+from simdesk.ui.dup_grouping import DuplicateGroupingMixin
+from simdesk.ui.dup_jobs import DuplicateScanJob
 from simdesk.ui.dup_keys import KEYS, DuplicateKeysMixin
 from simdesk.ui.dup_list import PAGE_GROUPS, DuplicateCardListMixin
 from simdesk.ui.dup_menus import KIND_FILTERS, SORTS, DuplicateMenusMixin, _under
-from simdesk.ui.settings import settings_value
 from simdesk.ui.dup_summary import DuplicateSummaryMixin, report_text
-from simdesk.ui.status import JobStatus, scan_progress
+from simdesk.ui.settings import settings_value
+from simdesk.ui.status import JobStatus
 
 REGROUP_DELAY_MS = 120
 
@@ -78,8 +84,8 @@ def confirm_move(parent: QWidget, plan, groups: int) -> bool:
     return box.clickedButton() is move
 
 
-class DuplicatesPage(DuplicateKeysMixin, DuplicateCardListMixin, DuplicateMenusMixin, DuplicateDecisionsMixin,
-                     DuplicateSummaryMixin, QWidget):
+class DuplicatesPage(DuplicateGroupingMixin, DuplicateDecisionsMixin, DuplicateCardListMixin, DuplicateSummaryMixin,
+                     DuplicateMenusMixin, DuplicateKeysMixin, QWidget):
     """Find Duplicates: ``open()`` scans (once; "Scan again" rescans). Esc or Back: ``closed``."""
 
     closed = Signal()
@@ -351,121 +357,6 @@ class DuplicatesPage(DuplicateKeysMixin, DuplicateCardListMixin, DuplicateMenusM
         """The move the button would make now (``Library.plan_trash`` of the ticked copies)."""
         groups = self.visible_groups() if groups is None else groups
         return self.library.plan_trash(groups, {g.key: self.ticked(g) for g in groups})
-
-    # -- scanning ------------------------------------------------------------------------------------
-
-    def open(self) -> None:
-        """Show the page; the first time (or after a failed or cancelled scan), scan."""
-        if self.scan is None and not self.scanning:
-            self.start_scan()
-
-    def start_scan(self) -> None:
-        if self.scanning:
-            return
-        self.error = None
-        job = DuplicateScanJob(self.library, workers=self.controller.index_workers, parent=self)
-        job.progress.connect(lambda item: self.status_widget.show_progress(*scan_progress(item)))
-        job.succeeded.connect(self._scanned)
-        job.failed.connect(self._scan_failed)
-        job.ended.connect(self._scan_ended)
-        self.job = job
-        self.rescan_button.setEnabled(False)
-        self.status_widget.started("Looking for duplicates…")
-        self.controller.start_job(job)  # the controller stops it when the app closes
-        self._render()
-
-    def cancel_scan(self) -> None:
-        if self.scanning:
-            self.job.cancel()
-
-    def _scanned(self, outcome: ScanOutcome) -> None:
-        if outcome.cancelled:
-            if self.scan is None:
-                self.error = "The scan was cancelled. Scan Again resumes where it stopped."
-            self._status_message("Duplicate scan cancelled.")
-            return
-        self.scan = outcome.scan
-        self.gone.clear()
-        for path, why in outcome.not_described[:5]:
-            self.controller.notice.emit(f"Not compared for near-duplicates: {path}: {why}")
-        self.regroup()
-
-    def _scan_failed(self, exc: BaseException) -> None:
-        self.error = f"Cannot look for duplicates: {describe_error(exc)}"
-
-    def _scan_ended(self) -> None:
-        self.job = None  # the controller deletes it
-        self.status_widget.ended()
-        self.rescan_button.setEnabled(True)
-        if self.scan is None:
-            self._render()
-        self.scan_finished.emit()
-
-    # -- regrouping ----------------------------------------------------------------------------------
-
-    def _slider_moved(self, value: int, regroup: bool = True) -> None:
-        self.slider_value.setText(f"{value / 100:.2f}")
-        if regroup:
-            self.controller.settings.setValue("duplicates/min_similarity", value / 100)
-            if self.scan is not None:
-                self._regroup_timer.start()
-
-    def _keep_rule_changed(self, _index: int) -> None:
-        rule = self.keep_rule
-        self.controller.writes.run(self.library.set_duplicate_keep_rule, list(rule),
-                                   on_error=self.controller._report_error)
-        if self.scan is not None:
-            self.regroup()
-
-    def regroup(self, refresh: bool = False) -> None:
-        """Group the scan's pairs again at the slider's threshold, on a worker (no new comparison),
-        with the decisions stored for the groups. ``refresh``: after a change of the user's (a
-        dismissal, a reference folder): the groups keep their order and the view its place."""
-        if self.scan is None:
-            return
-        self._regroup_timer.stop()
-        self._generation += 1
-        generation, scan, threshold, rule = self._generation, self.scan, self.threshold, self.keep_rule
-        library = self.library
-
-        def work():
-            groups = library.duplicate_groups(scan, threshold, rule)
-            return groups, library.duplicate_decisions(groups)
-
-        self.controller.reads.run(
-            work, on_result=lambda result: self._grouped(generation, *result, refresh=refresh),
-            on_error=lambda exc: self._regroup_failed(generation, exc))
-
-    def _grouped(self, generation: int, groups: list, decisions: dict, refresh: bool = False) -> None:
-        if generation != self._generation:
-            return  # the slider moved on meanwhile
-        for decision in decisions.values():  # stored choices; this session's own come first
-            for path, on in decision.ticks.items():
-                self.ticks.setdefault(path, on)
-            if decision.keep and decision.keep not in self.chosen_keep:
-                self.chosen_keep[decision.keep] = decision.keep_at
-        result = []
-        for group in groups:
-            chosen = [m.path for m in group.members if m.path in self.chosen_keep]
-            if chosen:
-                path = max(chosen, key=self.chosen_keep.__getitem__)
-                if path != group.keep:
-                    group = group.with_keep(path)
-            result.append(group)
-        self.groups = result
-        self._resort(keep_order=refresh)
-        self._fill_folder_combo()
-        if not refresh:
-            self.shown = PAGE_GROUPS
-        self._render(preserve_view=refresh)
-        self._measure_shots()
-        self.groups_shown.emit()
-
-    def _regroup_failed(self, generation: int, exc: BaseException) -> None:
-        if generation == self._generation:
-            self.error = f"Cannot group the copies: {describe_error(exc)}"
-            self._render()
-            self.groups_shown.emit()
 
     # -- the Trash ------------------------------------------------------------------------------------
 
