@@ -9,7 +9,7 @@ from simdesk.core.duplicates.dismissed import dismissed_pairs
 
 
 class DuplicateDecisionsMixin:
-    """The choices of :class:`~simdesk.ui.duplicates_page.DuplicatesPage` (a mixin of it: it uses the page's state)."""
+    """The user's choices on the duplicates page (a mixin of ``DuplicatesPage``: it works on the page's state)."""
 
     # -- the user's choices ----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from simdesk.ui.status import scan_progress
 
 
 class DuplicateGroupingMixin:
-    """The scan and the regroups of :class:`~simdesk.ui.duplicates_page.DuplicatesPage` (a mixin of it: it uses the page's state)."""
+    """The scan and the regroups (a mixin of ``DuplicatesPage``: it works on the page's state)."""
 
     # -- scanning ------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ OTHER_KEYS = (("Ctrl+Z", "Undo the last move to the Trash"), ("Esc", "Back to al
 
 
 class DuplicateKeysMixin:
-    """The keys of :class:`~simdesk.ui.duplicates_page.DuplicatesPage` (a mixin of it: it uses the page's state)."""
+    """The keys of the duplicates page (a mixin of ``DuplicatesPage``: it works on the page's state)."""
 
     # -- the keyboard flow ---------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ PAGE_GROUPS = 50  # groups built at a time ("Show more" adds the next ones)
 
 
 class DuplicateCardListMixin:
-    """The cards of :class:`~simdesk.ui.duplicates_page.DuplicatesPage` (a mixin of it: it uses the page's state)."""
+    """The cards of the duplicates page (a mixin of ``DuplicatesPage``: it works on the page's state)."""
 
     # -- widgets ----------------------------------------------------------------------------------------
 

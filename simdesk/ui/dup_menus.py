@@ -1,4 +1,5 @@
-"""The duplicates page's sort and filters, the Select presets, the copy's context menu and the reference folders."""
+"""The duplicates page's sort and filters, the Select presets, the copy's context menu, the reference
+folders."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ def _under(path: str, folder: str) -> bool:
 
 
 class DuplicateMenusMixin:
-    """The menus of :class:`~simdesk.ui.duplicates_page.DuplicatesPage` (a mixin of it: it uses the page's state)."""
+    """The menus of the duplicates page (a mixin of ``DuplicatesPage``: it works on the page's state)."""
 
     # -- sort and filters ------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ def report_text(report) -> str:
 
 
 class DuplicateSummaryMixin:
-    """The figures of :class:`~simdesk.ui.duplicates_page.DuplicatesPage` (a mixin of it: it uses the page's state)."""
+    """The figures of the duplicates page (a mixin of ``DuplicatesPage``: it works on the page's state)."""
 
     # -- figures ---------------------------------------------------------------------------------------
 

@@ -84,8 +84,8 @@ def confirm_move(parent: QWidget, plan, groups: int) -> bool:
     return box.clickedButton() is move
 
 
-class DuplicatesPage(DuplicateGroupingMixin, DuplicateDecisionsMixin, DuplicateCardListMixin, DuplicateSummaryMixin,
-                     DuplicateMenusMixin, DuplicateKeysMixin, QWidget):
+class DuplicatesPage(DuplicateGroupingMixin, DuplicateDecisionsMixin, DuplicateCardListMixin,
+                     DuplicateSummaryMixin, DuplicateMenusMixin, DuplicateKeysMixin, QWidget):
     """Find Duplicates: ``open()`` scans (once; "Scan again" rescans). Esc or Back: ``closed``."""
 
     closed = Signal()
