@@ -28,8 +28,8 @@ from simdesk.core.decode import (
     UnsupportedFormatError,
     decode_image,
     heif_available,
-    read_exif_capture_time,
 )
+from simdesk.core.exif import _parse_exif_datetime, read_exif_capture_time
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -660,7 +660,7 @@ def test_read_exif_capture_time_helper():
     ],
 )
 def test_parse_exif_datetime_variants(value, expected):
-    assert decode._parse_exif_datetime(value) == utc(*expected)
+    assert _parse_exif_datetime(value) == utc(*expected)
 
 
 # --------------------------------------------------------------------------

@@ -40,12 +40,13 @@ import struct
 import threading
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from simdesk.core.exif import _TRANSPOSE_FOR_ORIENTATION, _capture_time_from_exif, _orientation
+from simdesk.core.imagemodes import _to_rgb
 from simdesk.core.provenance import Provenance, read_provenance
 from simdesk.core.raw import RAW_EXTENSIONS, RAW_INSTALL_HINT, open_raw, raw_kind
 
@@ -56,7 +57,6 @@ __all__ = [
     "DecodedImage",
     "decode_image",
     "heif_available",
-    "read_exif_capture_time",
 ]
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -90,13 +90,6 @@ _HEIF_INSTALL_HINT = "pip install 'simdesk[heif]'"
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"})
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 _HEIF_GENERIC_BRANDS = frozenset({b"mif1", b"msf1", b"mif2", b"miaf"})
-
-_ORIENTATION_TAG = 0x0112
-_EXIF_IFD_TAG = 0x8769
-_DATETIME_TAG = 0x0132
-_DATETIME_ORIGINAL_TAG = 0x9003
-_SUBSEC_TIME_TAG = 0x9290
-_SUBSEC_TIME_ORIGINAL_TAG = 0x9291
 
 
 class DecodeError(Exception):
@@ -395,164 +388,6 @@ def _open_any(data: bytes) -> Any:
             ) from exc
         label = "HEIC" if kind == "heic" else "HEIF"
         raise UnsupportedFormatError(f"{label} needs pillow-heif: {_HEIF_INSTALL_HINT}") from exc
-
-
-# --------------------------------------------------------------------------
-# EXIF
-# --------------------------------------------------------------------------
-
-_EXIF_DATETIME_RE = re.compile(
-    r"^\s*(\d{4})[:\-./](\d{1,2})[:\-./](\d{1,2})"
-    r"(?:[ T]+(\d{1,2})[:.](\d{1,2})(?:[:.](\d{1,2}))?)?"
-)
-
-
-def _parse_exif_datetime(value: Any, subsec: Any = None) -> float | None:
-    """'YYYY:MM:DD HH:MM:SS' (+ optional SubSecTime digits) -> POSIX seconds, naive = UTC."""
-    if value is None:
-        return None
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if not isinstance(value, str):
-        return None
-    match = _EXIF_DATETIME_RE.match(value.strip("\x00 "))
-    if match is None:
-        return None
-    year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
-    if year < 1800:  # "0000:00:00 00:00:00" and friends
-        return None
-    try:
-        stamp = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).timestamp()
-    except (ValueError, OverflowError):
-        return None
-    if subsec is not None:
-        if isinstance(subsec, bytes):
-            subsec = subsec.decode("ascii", "replace")
-        digits = re.match(r"\s*(\d{1,9})", str(subsec).strip("\x00 "))
-        if digits:
-            stamp += int(digits.group(1)) / 10 ** len(digits.group(1))
-    return stamp
-
-
-def _capture_time_from_exif(exif: Any) -> float | None:
-    try:
-        sub = exif.get_ifd(_EXIF_IFD_TAG)
-    except Exception:
-        sub = {}
-    candidates = (
-        (sub.get(_DATETIME_ORIGINAL_TAG), sub.get(_SUBSEC_TIME_ORIGINAL_TAG)),
-        (exif.get(_DATETIME_ORIGINAL_TAG), None),  # misplaced in IFD0 by some writers
-        (exif.get(_DATETIME_TAG), sub.get(_SUBSEC_TIME_TAG)),
-    )
-    for value, subsec in candidates:
-        try:
-            stamp = _parse_exif_datetime(value, subsec)
-        except Exception:
-            stamp = None
-        if stamp is not None:
-            return stamp
-    return None
-
-
-def read_exif_capture_time(img: Image.Image) -> float | None:
-    """EXIF DateTimeOriginal (else DateTime) of an opened image as POSIX seconds.
-
-    The EXIF time has no zone; it is read as if it were UTC, so sorting and
-    differences are right and the wall-clock value round-trips through
-    ``datetime.fromtimestamp(t, timezone.utc)``. Never raises: None if absent
-    or garbled.
-    """
-    try:
-        return _capture_time_from_exif(img.getexif())
-    except Exception:
-        return None
-
-
-def _orientation(exif: Any) -> int:
-    try:
-        value = exif.get(_ORIENTATION_TAG, 1)
-        if isinstance(value, (tuple, list)):
-            value = value[0]
-        value = int(value)
-    except Exception:
-        return 1
-    return value if 1 <= value <= 8 else 1
-
-
-_TRANSPOSE_FOR_ORIENTATION = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-
-# --------------------------------------------------------------------------
-# Mode conversion
-# --------------------------------------------------------------------------
-
-
-def _composite_on_white(rgba: Image.Image) -> Image.Image:
-    background = Image.new("RGB", rgba.size, (255, 255, 255))
-    background.paste(rgba.convert("RGB"), (0, 0), rgba.getchannel("A"))
-    return background
-
-
-def _high_bit_depth_to_l(img: Image.Image) -> Image.Image:
-    """I;16*, I and F greyscale to 8-bit L by scaling, not clipping.
-
-    (``convert("L")`` clips: every 16-bit value above 255 becomes white.)
-    16-bit data is scaled by its full range 0..65535; I and F data outside
-    the usual ranges are min-max stretched.
-    """
-    arr = np.asarray(img)
-    if arr.dtype.kind in "ui":
-        lo = int(arr.min()) if arr.size else 0
-        hi = int(arr.max()) if arr.size else 0
-        if lo >= 0 and hi <= 65535:
-            out = (arr.astype(np.uint16, copy=False) >> 8).astype(np.uint8)
-        else:
-            span = max(hi - lo, 1)
-            out = ((arr.astype(np.float64) - lo) * (255.0 / span) + 0.5).astype(np.uint8)
-    else:
-        arr = np.nan_to_num(arr.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-        lo = float(arr.min()) if arr.size else 0.0
-        hi = float(arr.max()) if arr.size else 0.0
-        if lo >= 0.0 and hi <= 1.0:
-            scaled = arr * 255.0
-        elif lo >= 0.0 and hi <= 255.0:
-            scaled = arr
-        elif lo >= 0.0 and hi <= 65535.0:
-            scaled = arr / 257.0
-        else:
-            scaled = (arr - lo) * (255.0 / max(hi - lo, 1e-12))
-        out = np.clip(scaled + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(np.ascontiguousarray(out))
-
-
-def _to_rgb(img: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB; transparency is composited onto white."""
-    mode = img.mode
-    has_trns = "transparency" in img.info
-    if mode == "RGB":
-        return _composite_on_white(img.convert("RGBA")) if has_trns else img
-    if mode == "La":  # premultiplied; Pillow has no direct La -> RGBA conversion
-        img, mode = img.convert("LA"), "LA"
-    if mode in ("RGBA", "LA", "PA", "RGBa"):
-        return _composite_on_white(img if mode == "RGBA" else img.convert("RGBA"))
-    if mode in ("P", "L") and has_trns:
-        return _composite_on_white(img.convert("RGBA"))
-    if mode == "P" and img.palette is not None and img.palette.mode == "RGBA":
-        return _composite_on_white(img.convert("RGBA"))
-    if mode.startswith("I;16") or mode in ("I", "F"):
-        return _high_bit_depth_to_l(img).convert("RGB")
-    # L, 1, P, CMYK (Pillow already undoes Adobe's inverted CMYK), YCbCr, LAB, HSV
-    return img.convert("RGB")
 
 
 # --------------------------------------------------------------------------
