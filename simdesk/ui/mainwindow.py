@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -84,6 +85,20 @@ class MessageBar(QFrame):
         self.setVisible(True)
 
 
+
+class PageStack(QStackedWidget):
+    """The window's pages. Only the page shown sets the window's minimum size: the duplicates
+    page's rows of controls must not stop the browsing page from being made narrow."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.layout().setSizeConstraint(QLayout.SizeConstraint.SetNoConstraint)
+        self.currentChanged.connect(lambda _index: self.updateGeometry())
+
+    def minimumSizeHint(self) -> QSize:
+        page = self.currentWidget()
+        return page.minimumSizeHint() if page is not None else super().minimumSizeHint()
+
 class MainWindow(PersistentGeometry, QMainWindow):
     geometry_key = "main"
 
@@ -104,7 +119,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.browse = BrowseView(controller, self)
         self.similar = SimilarView(controller, self)
         self.map_page = MapPage(controller, self)
-        self.pages = QStackedWidget(self)
+        self.pages = PageStack(self)
         for page in (self.welcome, self.browse, self.similar, self.map_page):
             self.pages.addWidget(page)
         self._back_pages: list[QWidget] = []  # the pages Esc goes back to, the last one first
