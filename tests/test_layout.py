@@ -20,7 +20,7 @@ from simdesk.core.map.layout import (
 from simdesk.core.map.cache import MapScope
 from simdesk.core.progress import Cancelled
 
-# Small and quick: 250 exaggerated iterations (scikit-learn's minimum) + 50, a perplexity for ~100 points.
+# Small and quick: 100 exaggerated iterations + 200, a perplexity for ~100 points.
 FAST = LayoutParams(max_iter=300, perplexity=10.0, refine_iter=20)
 GROUP_COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 210)}
 
@@ -330,3 +330,32 @@ def test_cancelled_colouring_keeps_what_it_computed(library):
     with pytest.raises(Cancelled):
         layout_cache.average_colours(library.store, hashes, progress=progress, cancel=cancel)
     assert len(library.store.thumbnail_colours(hashes)) == 1000
+
+
+# -- openTSNE, public API only --------------------------------------------------------------------
+
+
+def test_layout_uses_no_private_tsne_api():
+    import inspect
+
+    from simdesk.core.map import layout
+
+    source = inspect.getsource(layout)
+    for private in ("_t_sne", "_gradient_descent", "_kl_divergence_bh", "_N_ITER_CHECK",
+                    "sklearn.manifold"):
+        assert private not in source
+
+
+def test_cancel_stops_placing():
+    x, labels = clusters([30, 30, 30], seed=5)
+    ref_coords = np.array([[0, 0], [40, 0], [0, 40]], dtype=np.float32)[labels]
+    cancel = threading.Event()
+    from simdesk.core.map.layout import Reporter
+
+    def progress(p):
+        if p.phase == "refining" and p.done > 0:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        place_points(x, ref_coords, x[:10], k=8, refine_iter=50,
+                     report=Reporter(progress, cancel))
