@@ -359,3 +359,54 @@ def test_cancel_stops_placing():
     with pytest.raises(Cancelled):
         place_points(x, ref_coords, x[:10], k=8, refine_iter=50,
                      report=Reporter(progress, cancel))
+
+
+def test_one_layout_for_scopes_that_hold_the_same_photos(library, monkeypatch):
+    fill_library(library, {"red": 30, "green": 30}, root="/photos")
+    folder = library.map_layout(MapScope.folder("/photos"), params=FAST)
+    assert folder.source == "computed"
+    real = layout_cache.compute_layout
+    monkeypatch.setattr(layout_cache, "compute_layout",
+                        lambda *a, **k: pytest.fail("the same photos were laid out again"))
+    whole = library.map_layout(params=FAST)  # the library holds exactly the folder's photos
+    assert whole.source == "cache" and whole.reused_from == "folder /photos"
+    assert np.array_equal(whole.coords, folder.coords)
+    assert library.map_layout(params=FAST).source == "cache"  # now kept as its own
+    monkeypatch.setattr(layout_cache, "compute_layout", real)
+    sub = library.map_layout(MapScope.folder("/photos/red"), params=FAST)  # fewer photos: its own
+    assert sub.reused_from == ""
+
+
+def test_photo_classes_are_computed_once_and_kept(library):
+    from simdesk.core.map.labels import class_names
+
+    groups = fill_library(library, {"red": 5, "green": 5})
+    ids = [i for g in groups.values() for i in g]
+    first = library.map_classes(ids)
+    assert first.shape == (10,) and (first >= 0).all()  # the tiny model has a 10-class head
+    assert len(class_names()) == 1000 and class_names()[281] == "tabby cat"
+    assert class_names()[388] == "giant panda" and class_names()[207] == "golden retriever"
+    count = library.store.connection.execute("SELECT count(*) FROM classes").fetchone()[0]
+    assert count == 10
+    library._embedders.clear()
+    library.embedder = lambda: pytest.fail("classified again")
+    assert np.array_equal(library.map_classes(ids), first)
+
+
+def test_region_labels_name_dense_regions():
+    from simdesk.core.map.labels import region_labels
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.2, 0.2], [0.8, 0.25], [0.5, 0.8]])
+    groups = np.repeat(np.arange(3), 250)
+    pos = centres[groups] + rng.normal(size=(750, 2)) * 0.04
+    classes = np.array([281, 388, 207])[groups]
+    classes[::10] = 999  # some photos get another class: the region is still named
+    labels = region_labels(pos, classes)
+    coarse = [lab for lab in labels if lab.level == 0]
+    assert sorted(lab.text for lab in coarse) == ["giant panda", "golden retriever", "tabby cat"]
+    for lab in coarse:  # each caption sits in its cluster
+        k = ["tabby cat", "giant panda", "golden retriever"].index(lab.text)
+        assert np.linalg.norm(np.array([lab.x, lab.y]) - centres[k]) < 0.1
+    assert max(lab.level for lab in labels) > 0  # finer captions for closer in
+    assert region_labels(pos, np.full(750, -1)) == []

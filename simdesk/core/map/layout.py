@@ -258,7 +258,8 @@ def _neighbor_weights(d2: np.ndarray) -> np.ndarray:
     return (w / w.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-def _reference_affinities(ref_features: np.ndarray, k: int, report: Reporter | None):
+def _reference_affinities(ref_features: np.ndarray, k: int, report: Reporter | None,
+                          known: tuple | None = None):
     """openTSNE affinities of a laid-out reference set, for ``TSNEEmbedding.transform``: exact
     nearest reference neighbours of the new points (``nearest_neighbors``; no index of the
     whole reference to build first, which is what makes adding a few photos to a 100,000-photo
@@ -273,7 +274,10 @@ def _reference_affinities(ref_features: np.ndarray, k: int, report: Reporter | N
             self.P = sp.csr_matrix((r, r))  # never optimised: only new points move
 
         def to_new(self, data, k=k, perplexity=5, return_distances=False):
-            idx, d2 = nearest_neighbors(data, ref_features, k, report)
+            if known is not None and known[0] is data and known[1].shape[1] >= k:
+                idx, d2 = known[1][:, :k], known[2][:, :k]  # found already for the start positions
+            else:
+                idx, d2 = nearest_neighbors(data, ref_features, k, report)
             dist = np.sqrt(d2.astype(np.float64))
             perp = float(min(perplexity, max((idx.shape[1] - 1) / 3.0, 1.0)))
             P = joint_probabilities_nn(idx, dist, [perp], symmetrize=False,
@@ -317,14 +321,16 @@ def place_points(ref_features: np.ndarray, ref_coords: np.ndarray, new_features:
     if refine_iter <= 0 or len(ref_coords) < 5:
         return pos.astype(np.float32)
     callbacks = [_callback(report, "refining", refine_iter)] if report is not None else None
+    new_features = np.asarray(new_features, dtype=np.float32)
     reference = TSNEEmbedding(
-        ref_coords.astype(np.float64), _reference_affinities(ref_features, k, None),
+        ref_coords.astype(np.float64), _reference_affinities(ref_features, k, None,
+                                                             (new_features, idx, d2)),
         negative_gradient_method=_gradient_method(len(ref_coords)), random_state=seed, n_jobs=_threads_for(len(ref_coords)),
         callbacks=callbacks, callbacks_every_iters=CALLBACK_EVERY)
     # transform() centres the reference (in place, on its own copy): placed points come back in
     # that frame.
     shift = (ref_coords.max(axis=0) + ref_coords.min(axis=0)).astype(np.float64) / 2
-    placed = reference.transform(np.asarray(new_features, dtype=np.float32),
+    placed = reference.transform(new_features,
                                  initialization=pos.astype(np.float64) - shift, k=k,
                                  perplexity=min(5.0, max((k - 1) / 3.0, 1.0)), n_iter=refine_iter)
     if report is not None:
