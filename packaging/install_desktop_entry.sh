@@ -5,7 +5,8 @@
 #   install_desktop_entry.sh [--data-dir DIR] [--exec PATH] [--uninstall]
 #
 # --exec: the simdesk to start. Default: the app next to this script when it lies in the
-# PyInstaller bundle (packaging/dist/simdesk/), else `simdesk` as found on PATH (a pip install).
+# PyInstaller bundle (packaging/dist/simdesk/), else `simdesk` as found on PATH (a pip install),
+# else the source tree's .venv/bin/simdesk (the README's install).
 # Distribution packagers install resources/ into /usr/share themselves (see packaging/README.md).
 set -euo pipefail
 
@@ -28,7 +29,10 @@ if [ -d "$HERE/_internal/simdesk/_resources" ]; then  # inside the bundle
     : "${EXEC:=$HERE/simdesk}"
 else  # packaging/ in the source tree
     RES=$(dirname "$HERE")/resources
+    # simdesk on PATH (an activated venv, pipx), else the source tree's own .venv: the entry
+    # holds the absolute path, so the menu starts it without activating anything.
     : "${EXEC:=$(command -v simdesk || true)}"
+    [ -n "$EXEC" ] || [ ! -x "$(dirname "$HERE")/.venv/bin/simdesk" ] || EXEC=$(dirname "$HERE")/.venv/bin/simdesk
 fi
 [ -f "$RES/$APP_ID.desktop" ] || { echo "no simdesk resources in $RES" >&2; exit 1; }
 
@@ -52,6 +56,7 @@ fi
 
 [ -n "$EXEC" ] || { echo "simdesk is not on PATH: give its path with --exec" >&2; exit 1; }
 [ -x "$EXEC" ] || EXEC=$(command -v "$EXEC") || { echo "cannot run $EXEC" >&2; exit 1; }
+EXEC=$(cd "$(dirname "$EXEC")" && pwd)/$(basename "$EXEC")  # absolute: the menu has no venv on PATH
 case $EXEC in
     *[\"\`\$\\]*) echo "the path $EXEC has characters a desktop entry cannot hold" >&2; exit 1 ;;
     *[[:space:]]*) exec_line="Exec=\"$EXEC\"" ;;

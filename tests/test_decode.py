@@ -927,3 +927,41 @@ def test_small_upright_jpeg_is_its_own_thumbnail():
     # Larger than the thumbnail, or needing rotation: re-encoded.
     big = encode(Image.new("RGB", (600, 400), (10, 200, 30)), "JPEG")
     assert decode_image(big, thumb_size=256).thumbnail != big
+
+
+def test_decode_memory_is_bounded_across_workers_by_one_pixel_budget(monkeypatch):
+    """Four workers decoding at once hold no more pixels together than the shared budget (14.7)."""
+    import io as _io
+    import threading
+    import time as _time
+
+    from PIL import Image as _Image
+
+    import simdesk.core.decode as decode_module
+
+    buf = _io.BytesIO()
+    _Image.new("RGB", (40, 30), (10, 20, 30)).save(buf, "PNG")
+    png = buf.getvalue()
+    monkeypatch.setattr(decode_module, "DECODE_PIXEL_BUDGET", decode_module.PixelBudget(2000))
+    active, peak, lock = [0], [0], threading.Lock()
+    real = decode_module._decode_loaded
+
+    def counting(*args, **kwargs):
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        _time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(decode_module, "_decode_loaded", counting)
+    threads = [threading.Thread(target=decode_module.decode_image, args=(png,), kwargs={"input_size": 8})
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert peak[0] == 1  # 1200 pixels each: only one fits in a 2000-pixel budget at a time

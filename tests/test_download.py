@@ -11,6 +11,7 @@ import random
 import re
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -364,3 +365,99 @@ def test_cancel_already_set_makes_no_request(server: FakeServer, tmp_path: Path)
     with pytest.raises(Cancelled):
         download(server.url, tmp_path / "file.bin", cancel=cancel, timeout=TIMEOUT)
     assert server.requests == []
+
+
+# -- limits on the whole transfer (14.13) ------------------------------------------------------
+
+
+class _OddServer:
+    """A one-shot server: drip (a byte every 50 ms), huge (Content-Length 10**15), or redirect."""
+
+    def __init__(self, mode: str, location: str = "") -> None:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                try:
+                    if mode == "redirect":
+                        self.send_response(302)
+                        self.send_header("Location", location)
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(10**15 if mode == "huge" else 10**6))
+                    self.end_headers()
+                    for _ in range(400):
+                        if outer.stop_event.is_set():
+                            return
+                        self.wfile.write(b"x" * (1 if mode == "drip" else 65536))
+                        self.wfile.flush()
+                        if mode == "drip":
+                            time.sleep(0.05)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+        self.stop_event = threading.Event()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self.thread.start()
+
+    @property
+    def url(self):
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/file.bin"
+
+    def close(self):
+        self.stop_event.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_a_dripping_server_is_a_stall(tmp_path: Path) -> None:
+    odd = _OddServer("drip")
+    try:
+        started = time.monotonic()
+        with pytest.raises(DownloadError, match="stalled"):
+            download(odd.url, tmp_path / "f.bin", timeout=TIMEOUT, stall_seconds=0.5, stall_bytes=1000)
+        assert time.monotonic() - started < 5
+    finally:
+        odd.close()
+
+
+def test_an_absurd_size_is_refused_before_transferring(tmp_path: Path) -> None:
+    odd = _OddServer("huge")
+    try:
+        with pytest.raises(DownloadError, match="more than"):
+            download(odd.url, tmp_path / "f.bin", timeout=TIMEOUT)
+        with pytest.raises(DownloadError, match="more than"):
+            download(odd.url, tmp_path / "g.bin", timeout=TIMEOUT, max_size=1 << 20)
+        assert not part_of(tmp_path / "g.bin").exists() or part_of(tmp_path / "g.bin").stat().st_size <= 2 << 20
+    finally:
+        odd.close()
+
+
+def test_a_download_of_unknown_size_stops_at_the_cap(server: FakeServer, tmp_path: Path) -> None:
+    server.send_length = False
+    with pytest.raises(DownloadError, match="more than a model download may take"):
+        download(server.url, tmp_path / "f.bin", timeout=TIMEOUT, max_size=1 << 20)
+    assert not part_of(tmp_path / "f.bin").exists()
+
+
+def test_a_redirect_to_another_host_is_not_followed(server: FakeServer, tmp_path: Path) -> None:
+    odd = _OddServer("redirect", location="http://evil.example.invalid/weights.pth")
+    try:
+        with pytest.raises(DownloadError, match="not a trusted host"):
+            download(odd.url, tmp_path / "f.bin", timeout=TIMEOUT)
+    finally:
+        odd.close()
+    same = _OddServer("redirect", location=server.url)  # another port on the same address
+    try:
+        with pytest.raises(DownloadError, match="not a trusted host"):
+            download(same.url, tmp_path / "f.bin", timeout=TIMEOUT)
+    finally:
+        same.close()

@@ -313,7 +313,7 @@ def dup_folder(tmp_path):
 
 def test_library_prepares_descriptors_once_and_finds_duplicates(library, dup_folder):
     library.add_folder(dup_folder)
-    library.index()
+    library.index(one_pass=False)  # a library indexed before the one-pass index: filled in here
     model = library.duplicate_descriptor_model()
     assert model.spec.layer == "features"  # the tiny model has no known mid-level layer
     assert library.duplicates_missing() == 9  # 11 files, 9 distinct contents
@@ -331,7 +331,7 @@ def test_library_prepares_descriptors_once_and_finds_duplicates(library, dup_fol
 
 def test_descriptors_skip_a_file_changed_since_indexing(library, dup_folder):
     library.add_folder(dup_folder)
-    library.index()
+    library.index(one_pass=False)
     draw_photo(dup_folder / "photo_3.jpg", seed=99, size=(160, 120))
     report = library.prepare_duplicates(workers=1)
     assert [p for p, _ in report.skipped] == [str(dup_folder / "photo_3.jpg")]
@@ -427,3 +427,24 @@ def test_different_capture_times_are_different_shots_not_copies(store):
     assert "/p/burst2.jpg" in shots.paths and shots.extras == [] and shots.reclaimable_bytes == 0
     (together,) = scan.groups(separate_shots=False)
     assert len(together.members) == 5
+
+
+def test_star_groups_keep_copies_of_one_original_together_without_chaining():
+    # 0 is an original; 1, 2, 3 its copies, verified against it but not all against each other.
+    groups = linkage.star_groups(6, np.array([0, 0, 0, 1]), np.array([1, 2, 3, 2]),
+                                 np.array([0.9, 0.5, 0.4, 0.6], np.float32))
+    assert groups == [[0, 1, 2, 3]]
+    # A chain of links (4-5 is a separate pair) never joins two centres' groups.
+    chain = linkage.star_groups(8, np.array([0, 1, 2, 3, 5]), np.array([1, 2, 3, 4, 6]),
+                                np.full(5, 0.8, np.float32))
+    assert all(len(g) <= 3 for g in chain)
+    members = [m for g in chain for m in g]
+    assert len(members) == len(set(members))  # no photo in two groups
+    for g in chain:  # every member linked to one of its group's members (the centre)
+        links = {(0, 1), (1, 2), (2, 3), (3, 4), (5, 6)}
+        assert any(all(m == c or (min(m, c), max(m, c)) in links for m in g) for c in g)
+    assert linkage.star_groups(3, np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)) == []
+    # Photos kept apart (different exposures) never share a group, even both linked to a centre.
+    apart = linkage.star_groups(3, np.array([0, 0]), np.array([1, 2]), np.array([0.9, 0.8], np.float32),
+                                lambda a, b: {a, b} == {1, 2})
+    assert apart == [[0, 1]]

@@ -25,7 +25,7 @@ def test_cuda_build_tries_cuda_first_with_cpu_fallback(monkeypatch):
 
 def test_asking_for_cuda_without_it_explains_the_gpu_build(monkeypatch):
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CPU])
-    with pytest.raises(ModelError, match=r"pip install onnxruntime-gpu"):
+    with pytest.raises(ModelError, match=r"simdesk gpu enable"):
         choose_providers("cuda")
 
 

@@ -229,16 +229,16 @@ def test_cancel_stops_promptly_and_a_rerun_resumes(library, tmp_path, monkeypatc
 def test_a_crash_mid_run_loses_at_most_the_batch(library, photo_folder, monkeypatch):
     library.add_folder(photo_folder)
     embedder = library.embedder()
-    real_embed = embedder.embed
+    real_run = embedder.feature_maps  # what every forward pass of the index goes through
     calls = {"n": 0}
 
-    def embed_then_crash(pixels):
+    def run_then_crash(pixels, outputs=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("power cut")
-        return real_embed(pixels)
+        return real_run(pixels, outputs)
 
-    monkeypatch.setattr(embedder, "embed", embed_then_crash)
+    monkeypatch.setattr(embedder, "feature_maps", run_then_crash)
     with pytest.raises(RuntimeError):
         library.index(batch_size=3, workers=1)
     assert library.store.photo_count() == 3  # the first batch landed, the second did not
@@ -310,7 +310,15 @@ def test_unreadable_file_is_recorded_with_its_reason(library, photo_folder, monk
             raise PermissionError(13, "Permission denied", path)
         return real_open(path, *args, **kwargs)
 
+    real_os_open = os.open
+
+    def os_open_refusing_one(path, *args, **kwargs):  # read_file_stable opens with os.open
+        if str(path) == locked:
+            raise PermissionError(13, "Permission denied", path)
+        return real_os_open(path, *args, **kwargs)
+
     monkeypatch.setattr("builtins.open", open_refusing_one)
+    monkeypatch.setattr(os, "open", os_open_refusing_one)
     library.add_folder(photo_folder)
     report = library.index()
     assert [(s.path, s.reason) for s in report.failed] == [(locked, "permission denied: cannot read the file")]
@@ -324,9 +332,9 @@ def test_huge_file_is_not_read(library, photo_folder, monkeypatch):
     monkeypatch.setattr(indexer, "MAX_FILE_BYTES", 1024 * 1024)
     real_read = indexer.read_file_stable
 
-    def read_guarded(path):
+    def read_guarded(path, **kwargs):
         assert not path.endswith("movie.jpg"), "the oversized file was read"
-        return real_read(path)
+        return real_read(path, **kwargs)
 
     monkeypatch.setattr(indexer, "read_file_stable", read_guarded)
     library.add_folder(photo_folder)

@@ -302,7 +302,7 @@ def test_average_colours_are_kept_in_the_library(library, monkeypatch):
     hashes = library.map_photos(ids).content_hashes
     assert set(library.store.thumbnail_colours(list(hashes))) == set(hashes)
     # A later session (no in-memory cache) reads them back without decoding a thumbnail.
-    library.__dict__.pop("_map_colour_cache", None)
+    library._map_colour_cache.clear()
     monkeypatch.setattr(type(library.store), "thumbnail",
                         lambda self, chash: pytest.fail("decoded a thumbnail again"))
     assert np.array_equal(library.map_colours(ids), first)

@@ -153,3 +153,108 @@ def test_status_counts_and_reasons(library, photo_folder):
     assert sum(status.skipped_by_reason.values()) == 1
     assert status.folders == [str(photo_folder)]
     json.dumps(status.__dict__)  # serialisable for `simdesk status --json`
+
+
+# -- a query file gets the indexer's checks (14.5) -------------------------------------------
+
+
+def _query_kinds(tmp_path):
+    fifo = tmp_path / "fifo.jpg"
+    os.mkfifo(fifo)
+    zero = tmp_path / "zero.jpg"
+    zero.symlink_to("/dev/zero")
+    sparse = tmp_path / "sparse.jpg"
+    with open(sparse, "wb") as fh:
+        fh.truncate(2 << 30)  # 2 GiB, no blocks on disk
+    return {"not a regular file": [fifo, zero], "too large": [sparse]}
+
+
+def test_similar_to_a_fifo_a_device_or_a_huge_file_says_why_at_once(library, photo_folder, tmp_path):
+    import threading
+
+    indexed(library, photo_folder)
+    for reason, paths in _query_kinds(tmp_path).items():
+        for path in paths:
+            outcome = []
+            worker = threading.Thread(target=lambda: outcome.append(_try(library, path)), daemon=True)
+            worker.start()
+            worker.join(10)
+            if worker.is_alive():  # unblock the FIFO, then fail
+                with open(path, "wb"):
+                    pass
+                pytest.fail(f"similar({path.name}) hung")
+            assert reason in outcome[0], outcome
+
+
+def _try(library, path):
+    try:
+        library.similar(path)
+    except LibraryError as exc:
+        return str(exc)
+    except MemoryError:
+        return "MemoryError"
+    return "no error"
+
+
+# -- the normalisation is part of the embedding space (14.10) ---------------------------------
+
+
+def test_another_mean_and_std_is_another_embedding_space(library, photo_folder, tiny_model):
+    from simdesk.core.models.catalog import MANIFEST_NAME
+
+    indexed(library, photo_folder)
+    first = library.space()
+    manifest = library.manifest()
+    manifest.mean, manifest.std = (0.0, 0.0, 0.0), (255.0, 255.0, 255.0)
+    (manifest.directory / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    library._embedders.clear()
+    assert library.space().id != first.id
+    report = library.index()
+    assert report.embedded == 7  # embedded again in the new space, not "unchanged"
+    query = photo_folder / "photo_3.jpg"
+    assert library.similar(query).matches[0].path != str(query)  # itself is excluded...
+    assert library.similar(query).in_library  # ...because it is found in the new space
+
+
+def test_a_space_stored_before_the_normalisation_was_recorded_is_adopted(library, photo_folder):
+    indexed(library, photo_folder)
+    space = library.space()
+    manifest = library.manifest()
+    with library.store.transaction():  # as an older simdesk stored it: the bare resize mode
+        library.store.connection.execute("UPDATE spaces SET preprocess = ? WHERE id = ?",
+                                         (manifest.resize_mode, space.id))
+    assert library.space().id == space.id
+    assert library.index().embedded == 0
+
+
+def test_a_full_disk_during_index_says_what_happened_and_resumes(library, photo_folder, monkeypatch):
+    import sqlite3
+
+    from simdesk.core.store import Store
+
+    library.add_folder(photo_folder)
+    real = Store.upsert_photo
+    calls = []
+
+    def full_after_three(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 3:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "upsert_photo", full_after_three)
+    with pytest.raises(LibraryError, match="disk is full.*run `simdesk index` again"):
+        library.index(batch_size=1, workers=1)
+    monkeypatch.setattr(Store, "upsert_photo", real)
+    report = library.index()
+    assert library.store.photo_count() == 7 and not report.failed
+
+
+def test_scan_problems_are_listed_with_the_other_problems(library, photo_folder, tmp_path):
+    (photo_folder / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    indexed(library, photo_folder)
+    listed = {os.path.basename(e.path): e.reason for e in library.store.errors()}
+    assert "dangling.jpg" in listed
+    (photo_folder / "dangling.jpg").unlink()
+    library.index()
+    assert "dangling.jpg" not in {os.path.basename(e.path) for e in library.store.errors()}

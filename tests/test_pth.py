@@ -356,3 +356,65 @@ def test_errors_name_the_file(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(PthError, match=r"named\.pth"):
         load_pth(path)
+
+
+# -- memory bombs: bounded for the whole file, before anything is allocated (14.6) -------------
+
+
+def _tensor_pickle(tensors: dict, storage_numel: int) -> bytes:
+    """A data.pkl of {key: (size, stride)} tensors, all views of one float32 storage "0"."""
+
+    def text(value: str) -> bytes:
+        return b"X" + len(value).to_bytes(4, "little") + value.encode()
+
+    def integer(value: int) -> bytes:
+        return b"J" + value.to_bytes(4, "little", signed=True)
+
+    def int_tuple(values: tuple) -> bytes:
+        return b"(" + b"".join(integer(v) for v in values) + b"t"
+
+    storage = b"(" + text("storage") + b"ctorch\nFloatStorage\n" + text("0") + text("cpu") + integer(storage_numel) + b"tQ"
+    items = b"".join(
+        text(key) + b"ctorch._utils\n_rebuild_tensor_v2\n(" + storage + integer(0) + int_tuple(size)
+        + int_tuple(stride) + b"\x89}tR"
+        for key, (size, stride) in tensors.items()
+    )
+    return b"\x80\x02}(" + items + b"u."
+
+
+def test_a_zip_bomb_storage_record_is_refused_before_it_is_inflated(tmp_path):
+    numel = 10 << 20  # 40 MB of zeros that deflate to a few kB
+    path = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", _tensor_pickle({"w": ((numel,), (1,))}, numel))
+        archive.writestr("archive/data/0", bytes(numel * 4))
+    assert path.stat().st_size < 200_000
+    with pytest.raises(PthError, match="decompression bomb"):
+        load_pth(path)
+
+
+def test_a_data_pkl_bomb_is_refused_before_it_is_inflated(tmp_path):
+    path = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02" + b"(" * (70 << 20))
+    with pytest.raises(PthError, match="decompression bomb"):
+        load_pth(path)
+
+
+def test_many_broadcast_tensors_are_bounded_together(tmp_path, monkeypatch):
+    import simdesk.core.models.pth as pth
+
+    monkeypatch.setattr(pth, "_MAX_BROADCAST_ELEMENTS", 1 << 22)  # 16 MB each is allowed...
+    tensors = {f"t{i}": ((1 << 22,), (0,)) for i in range(8)}  # ...but not 128 MB from a tiny file
+    path = tmp_path / "bomb.pth"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", _tensor_pickle(tensors, 1))
+        archive.writestr("archive/data/0", bytes(4))
+    assert path.stat().st_size < 2000
+    with pytest.raises(PthError, match="more tensor data than a file of its size"):
+        load_pth(path)
+    # The same tensors, fewer of them, are fine: the bound is the total.
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", _tensor_pickle({"t0": ((1 << 20,), (0,))}, 1))
+        archive.writestr("archive/data/0", bytes(4))
+    assert load_pth(path)["t0"].shape == (1 << 20,)

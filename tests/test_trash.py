@@ -12,9 +12,10 @@ import pytest
 
 from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
-from simdesk.core.duplicates import grouping as duplicates, trash
+from simdesk.core.duplicates import freedesktop_trash, grouping as duplicates, journal
 from simdesk.core.store import Store
-from simdesk.core.duplicates.trash import TrashError, TrashPlan
+from simdesk.core.duplicates.freedesktop_trash import TrashError
+from simdesk.core.duplicates.journal import TrashPlan
 
 
 def sha(path) -> str:
@@ -71,7 +72,7 @@ def test_move_to_trash_then_undo_restores_the_same_bytes_in_the_same_place(index
         info = xdg / "info" / (os.path.basename(where) + ".trashinfo")
         text = info.read_text()
         assert text.startswith("[Trash Info]\n")
-        assert trash.read_info_path(info) == original
+        assert freedesktop_trash.read_info_path(info) == original
         assert re.search(r"^DeletionDate=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", text, re.M)
         assert indexed.store.photo_by_path(original) is None  # out of the index
     assert "Path=" + str(photos / "a%20copy.jpg") in (xdg / "info" / "a copy.jpg.trashinfo").read_text()
@@ -84,7 +85,7 @@ def test_move_to_trash_then_undo_restores_the_same_bytes_in_the_same_place(index
         assert sha(path) == digest and os.stat(path).st_mtime_ns == mtime and os.stat(path).st_size == size
         assert indexed.store.photo_by_path(path) is not None  # back in the index
     assert os.listdir(xdg / "files") == [] and os.listdir(xdg / "info") == []
-    assert {e.state for e in trash.journal(indexed.store, report.batch)} == {"restored"}
+    assert {e.state for e in journal.journal(indexed.store, report.batch)} == {"restored"}
     assert indexed.undo_trash().batch is None  # nothing left to undo
 
 
@@ -100,9 +101,9 @@ def test_same_name_twice_gets_a_numbered_trash_name(indexed, photos, xdg):
     draw_photo(photos / "b.jpg", seed=5)
     (xdg / "files" / "b.jpg").write_bytes(b"someone else's")  # a stray file: never replaced
     assert (xdg / "files" / "a.jpg").exists()
-    item = trash.TrashItem(str(photos / "b.jpg"), os.stat(photos / "b.jpg").st_size,
+    item = journal.TrashItem(str(photos / "b.jpg"), os.stat(photos / "b.jpg").st_size,
                            os.stat(photos / "b.jpg").st_mtime_ns, b"x", "g", group.members)
-    report = trash.move_to_trash(indexed.store, TrashPlan([item]))
+    report = journal.move_to_trash(indexed.store, TrashPlan([item]))
     assert report.moved[0][1] == str(xdg / "files" / "b.2.jpg")
     assert (xdg / "files" / "b.jpg").read_bytes() == b"someone else's"
 
@@ -116,7 +117,7 @@ def test_odd_file_names_are_percent_encoded_and_round_trip(indexed, photos, xdg)
     (moved,) = report.moved
     info = xdg / "info" / (os.path.basename(moved[1]) + ".trashinfo")
     assert "Path=" in info.read_text() and "%E9%20100%25%23.jpg" in info.read_text()
-    assert trash.read_info_path(info) == odd
+    assert freedesktop_trash.read_info_path(info) == odd
     indexed.undo_trash()
     assert os.path.exists(odd)
 
@@ -170,9 +171,9 @@ def test_never_a_file_in_a_reference_folder(indexed, photos):
     assert report.moved == [] and all("reference folder" in why for _, why in report.skipped)
     link = photos.parent / "via-link"
     os.symlink(photos / "album", link)
-    item = trash.TrashItem(str(link / "a.jpg"), os.stat(link / "a.jpg").st_size,
+    item = journal.TrashItem(str(link / "a.jpg"), os.stat(link / "a.jpg").st_size,
                            os.stat(link / "a.jpg").st_mtime_ns, b"x", "g", group.members)
-    report = trash.move_to_trash(indexed.store, TrashPlan([item]), indexed.reference_folders)
+    report = journal.move_to_trash(indexed.store, TrashPlan([item]), indexed.reference_folders)
     assert report.moved == [] and "reference folder" in report.skipped[0][1]
     assert all(os.path.exists(p) for p in album)
 
@@ -184,22 +185,22 @@ def test_never_through_a_symlink(indexed, photos, tmp_path):
     os.symlink(target, link)
     st = os.stat(link)
     group = exact_group(indexed)
-    item = trash.TrashItem(str(link), st.st_size, st.st_mtime_ns, b"x", "g", group.members)
-    report = trash.move_to_trash(indexed.store, TrashPlan([item]))
+    item = journal.TrashItem(str(link), st.st_size, st.st_mtime_ns, b"x", "g", group.members)
+    report = journal.move_to_trash(indexed.store, TrashPlan([item]))
     assert report.moved == []
     assert report.skipped == [(str(link), "a symbolic link: simdesk never deletes through a link")]
     assert os.path.islink(link) and target.exists()
 
 
 def test_a_link_to_the_file_is_not_another_copy(indexed, photos, tmp_path):
-    lone = tmp_path / "lone.jpg"
+    lone = photos / "lone.jpg"  # in the library: a photo outside it is never moved at all
     draw_photo(lone, seed=9)
-    link = tmp_path / "link-to-lone.jpg"
+    link = photos / "link-to-lone.jpg"
     os.symlink(lone, link)
     st = os.stat(lone)
     survivor = duplicates.Member(1, str(link), st.st_size, st.st_mtime_ns, b"x", 1, 1, None)
-    item = trash.TrashItem(str(lone), st.st_size, st.st_mtime_ns, b"x", "g", (survivor,))
-    report = trash.move_to_trash(indexed.store, TrashPlan([item]))
+    item = journal.TrashItem(str(lone), st.st_size, st.st_mtime_ns, b"x", "g", (survivor,))
+    report = journal.move_to_trash(indexed.store, TrashPlan([item]))
     assert report.moved == [] and "last remaining copy" in report.skipped[0][1]
     assert lone.exists()
 
@@ -240,13 +241,14 @@ def test_planned_row_is_committed_before_the_move_and_reconciled_after_a_crash(i
     def crash_instead_of_rename(src, dst):
         # The journal already holds a committed 'planned' row when the file is about to move.
         with Store(indexed.db_path) as other:
-            seen_rows.extend(trash.journal(other, state="planned"))
+            seen_rows.extend(journal.journal(other, state="planned"))
         raise Crash()
 
-    monkeypatch.setattr(trash.os, "rename", crash_instead_of_rename)
+    monkeypatch.setattr(journal.os, "rename", crash_instead_of_rename)
     with pytest.raises(Crash):
         indexed.trash_duplicates(indexed.plan_trash([group], {victim}))
     monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg.parent))  # undo() dropped it: the same Trash again
     (row,) = seen_rows
     assert row.original_path == victim and row.group_key == group.key and row.trashed_path
     assert row.size == os.stat(victim).st_size and row.content_hash == group.kept.content_hash
@@ -255,7 +257,7 @@ def test_planned_row_is_committed_before_the_move_and_reconciled_after_a_crash(i
     settled = indexed.reconcile_trash()
     assert settled.settled == [(victim, "still in place: the move had not happened")]
     assert not os.path.exists(row.info_path) and os.path.exists(victim)
-    (entry,) = trash.journal(indexed.store, row.batch)
+    (entry,) = journal.journal(indexed.store, row.batch)
     assert entry.state == "failed"
     assert indexed.reconcile_trash().settled == []
 
@@ -269,10 +271,11 @@ def test_crash_right_after_the_move_is_settled_as_trashed(indexed, photos, xdg, 
         real_rename(src, dst)
         raise Crash()
 
-    monkeypatch.setattr(trash.os, "rename", rename_then_crash)
+    monkeypatch.setattr(journal.os, "rename", rename_then_crash)
     with pytest.raises(Crash):
         indexed.trash_duplicates(indexed.plan_trash([group], {victim}))
     monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(xdg.parent))  # undo() dropped it: the same Trash again
     assert indexed.store.photo_by_path(victim) is not None  # the index did not hear of it yet
     report = indexed.reconcile_trash()
     assert report.settled == [(victim, "found in the Trash: the move had finished")]
@@ -333,30 +336,33 @@ def test_a_file_on_another_drive_uses_that_drives_trash(indexed, photos, xdg, tm
     drive = tmp_path / "drive"
     drive.mkdir()
     shutil.copy2(photos / "a.jpg", drive / "a.jpg")
-    monkeypatch.setattr(trash, "_device_of_nearest", lambda path: -1)  # home trash: elsewhere
-    monkeypatch.setattr(trash, "_mount_point", lambda directory: str(drive))
+    indexed.add_folder(drive)  # only library photos ever move
+    monkeypatch.setattr(freedesktop_trash, "_device_of_nearest", lambda path: -1)  # home trash: elsewhere
+    monkeypatch.setattr(freedesktop_trash, "_mount_point", lambda directory: str(drive))
     group = exact_group(indexed)
     st = os.stat(drive / "a.jpg")
-    item = trash.TrashItem(str(drive / "a.jpg"), st.st_size, st.st_mtime_ns, b"x", "g", group.members)
-    report = trash.move_to_trash(indexed.store, TrashPlan([item]))
+    item = journal.TrashItem(str(drive / "a.jpg"), st.st_size, st.st_mtime_ns, group.kept.content_hash, "g",
+                           group.members)
+    report = journal.move_to_trash(indexed.store, TrashPlan([item]))
+    assert not report.skipped, report.skipped
     user_trash = drive / f".Trash-{os.getuid()}"
     assert report.moved == [(str(drive / "a.jpg"), str(user_trash / "files" / "a.jpg"))]
     assert stat.S_IMODE(os.stat(user_trash).st_mode) == 0o700
     info = (user_trash / "info" / "a.jpg.trashinfo").read_text()
     assert "Path=a.jpg\n" in info  # relative to the drive's top folder
     assert not (xdg / "files").exists() or os.listdir(xdg / "files") == []
-    assert trash.undo(indexed.store).restored == [str(drive / "a.jpg")]
+    assert journal.undo(indexed.store).restored == [str(drive / "a.jpg")]
 
     # An administrator-made sticky .Trash is used in preference.
     admin = drive / ".Trash"
     admin.mkdir()
     os.chmod(admin, 0o1777)
-    assert trash.trash_dir_for(str(drive / "a.jpg")).root == admin / str(os.getuid())
+    assert freedesktop_trash.trash_dir_for(str(drive / "a.jpg")).root == admin / str(os.getuid())
 
 
 def test_other_platforms_say_plainly_that_nothing_moves(indexed, monkeypatch):
-    monkeypatch.setattr(trash.sys, "platform", "darwin")
-    support = trash.platform_support()
+    monkeypatch.setattr(freedesktop_trash.sys, "platform", "darwin")
+    support = freedesktop_trash.platform_support()
     assert not support.can_trash and not support.can_restore and "not supported" in support.message
     with pytest.raises(TrashError, match="not supported"):
         indexed.trash_duplicates(TrashPlan())
@@ -440,3 +446,112 @@ def test_chosen_photos_keep_the_other_rules(indexed, photos, tmp_path):
     assert "not in the library" in reasons[str(outside)]
     assert "reference" in reasons[str(photos / "album" / "a.jpg")]
     assert changed.exists() and link.is_symlink() and outside.exists()
+
+
+# -- undo checks what it restores, and every path the journal gives back ------------------------------
+
+
+def _empty_trash(xdg):
+    for sub in ("files", "info"):
+        for name in os.listdir(xdg / sub):
+            os.remove(xdg / sub / name)
+
+
+@pytest.mark.parametrize("same_size", [False, True])
+def test_undo_never_restores_an_unrelated_file_of_the_same_name(indexed, photos, xdg, same_size):
+    victim = photos / "a copy.jpg"
+    size = victim.stat().st_size
+    report = indexed.trash_files([str(victim)])
+    _empty_trash(xdg)
+    # The file manager trashes an unrelated file that happens to have the same name.
+    stranger = b"x" * size if same_size else b"someone else's file"
+    (xdg / "files" / "a copy.jpg").write_bytes(stranger)
+    (xdg / "info" / "a copy.jpg.trashinfo").write_text("[Trash Info]\nPath=/elsewhere/a%20copy.jpg\n")
+    undone = indexed.undo_trash(report.batch)
+    assert undone.restored == [] and not victim.exists()
+    assert undone.refused[0][0] == str(victim) and "different file" in undone.refused[0][1]
+    assert (xdg / "files" / "a copy.jpg").read_bytes() == stranger
+    assert (xdg / "info" / "a copy.jpg.trashinfo").exists()
+
+
+def _set_row(library, batch, **columns):
+    sets = ", ".join(f"{name} = ?" for name in columns)
+    values = [os.fsencode(str(v)) if v is not None else None for v in columns.values()]
+    with library.store.transaction():
+        library.store.connection.execute(f"UPDATE trash_journal SET {sets} WHERE batch = ?", (*values, batch))
+
+
+def test_undo_touches_nothing_a_hand_edited_journal_row_names(indexed, photos, xdg, tmp_path):
+    report = indexed.trash_files([str(photos / "other.jpg")])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_bytes(b"not a photo")
+    (elsewhere / "keep.trashinfo").write_bytes(b"mine")
+    _set_row(indexed, report.batch, trashed_path=elsewhere / "secret.txt",
+             info_path=elsewhere / "keep.trashinfo")
+    undone = indexed.undo_trash(report.batch)
+    assert undone.restored == [] and "outside any Trash" in undone.refused[0][1]
+    assert (elsewhere / "secret.txt").read_bytes() == b"not a photo"
+    assert (elsewhere / "keep.trashinfo").read_bytes() == b"mine"
+    assert not (photos / "other.jpg").exists()
+
+
+def test_undo_never_restores_outside_the_library(indexed, photos, xdg, tmp_path):
+    report = indexed.trash_files([str(photos / "other.jpg")])
+    for original in (f"{photos}/../escaped.jpg", tmp_path / "outside" / "other.jpg"):
+        _set_row(indexed, report.batch, original_path=original)
+        undone = indexed.undo_trash(report.batch)
+        assert undone.restored == [] and "not restored" in undone.refused[0][1]
+    assert not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "outside").exists()
+    assert (xdg / "files" / "other.jpg").exists()
+
+
+def test_reconcile_never_deletes_an_info_path_outside_the_trash(indexed, photos, xdg, tmp_path):
+    victim = photos / "other.jpg"
+    st = victim.stat()
+    precious = tmp_path / "precious.jpg"
+    precious.write_bytes(b"precious")
+    with indexed.store.transaction():
+        indexed.store.connection.execute(
+            "INSERT INTO trash_journal(batch, original_path, trashed_path, info_path, size, mtime_ns, "
+            "state, at) VALUES ('b', ?, ?, ?, ?, ?, 'planned', 0)",
+            (os.fsencode(str(victim)), os.fsencode(str(xdg / "files" / "other.jpg")),
+             os.fsencode(str(precious)), st.st_size, st.st_mtime_ns))
+    indexed.reconcile_trash()
+    assert precious.read_bytes() == b"precious" and victim.exists()
+    assert {e.state for e in journal.journal(indexed.store, "b")} == {"failed"}
+
+
+def test_only_photos_inside_the_library_folders_are_trashed(indexed, photos, tmp_path):
+    outside = tmp_path / "outside.jpg"
+    shutil.copy2(photos / "a.jpg", outside)
+    st = outside.stat()
+    group = exact_group(indexed)
+    item = journal.TrashItem(str(outside), st.st_size, st.st_mtime_ns, group.kept.content_hash, group.key,
+                           group.members)
+    sneaky = journal.TrashItem(f"{photos}/../outside.jpg", st.st_size, st.st_mtime_ns,
+                             group.kept.content_hash, group.key, group.members)
+    report = journal.move_to_trash(indexed.store, TrashPlan([item, sneaky]))
+    assert report.moved == [] and all("not in the library" in why for _, why in report.skipped)
+    assert outside.exists()
+
+
+def test_a_kill_during_undo_leaves_no_orphan_trashinfo_nor_an_unindexed_photo(indexed, photos, xdg, monkeypatch):
+    other = photos / "other.jpg"
+    report = indexed.trash_files([str(other)])
+
+    def crash(*args):
+        raise Crash()
+
+    monkeypatch.setattr(journal, "_reindex", crash)  # dies right after the file went back
+    with pytest.raises(Crash):
+        indexed.undo_trash(report.batch)
+    monkeypatch.setattr(journal, "_reindex", _real_reindex)
+    assert other.exists() and (xdg / "info" / "other.jpg.trashinfo").exists()
+    undone = indexed.undo_trash(report.batch)  # the next undo finishes the job
+    assert undone.restored == [str(other)]
+    assert not (xdg / "info" / "other.jpg.trashinfo").exists()
+    assert indexed.store.photo_by_path(str(other)) is not None
+
+
+_real_reindex = journal._reindex

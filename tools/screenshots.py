@@ -10,7 +10,10 @@ no download), then renders, offscreen, with the real app:
 - similar-view.png: the photos most similar to a dog photo, ranked, with their similarity;
 - first-run.png: the welcome screen of a new library (folders, model choice);
 - first-run-download.png: the same while ResNet-50 downloads (progress and Cancel);
-- duplicates.png: Tools > Find Duplicates on a library with copies (`--only duplicates`: just it).
+- duplicates.png: Tools > Find Duplicates on a library with copies (`--only duplicates`: just it and
+  the two below);
+- duplicates-compare.png: the compare view of an edited copy beside its original (double-click);
+- duplicates-difference.png: the same pair, where they differ after alignment (D).
 """
 
 from __future__ import annotations
@@ -247,6 +250,21 @@ def shoot_duplicates(app, tmp: Path, settings, save) -> int:
     pump(app, 30, thumbnails_loaded)
     pump(app, 0.3)
     save(window, "duplicates.png")
+
+    # The compare view: the cropped and brightened copy beside its original.
+    edited = next(c for card in page.cards for c in card.cards if c.member.path.endswith("IMG_2012-edit.jpg"))
+    page._compare_clicked(next(card.group for card in page.cards if edited in card.cards), edited.member.path)
+    dialog = page.compare_dialog
+    dialog.resize(*SIZE)
+    pump(app, 60, lambda: dialog.diff is not None)
+    dialog.fit()
+    pump(app, 0.3)
+    save(dialog, "duplicates-compare.png")
+    dialog.set_mode("difference")
+    dialog.fit()
+    pump(app, 0.3)
+    save(dialog, "duplicates-difference.png")
+    dialog.close()
     controller.shutdown()
     window.close()
     library.close()

@@ -8,7 +8,8 @@ and `simdesk --version` answer at once. The core's user-facing errors are caught
 
 from __future__ import annotations
 
-from simdesk.cli.common import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError, print_err
+from simdesk.cli.common import (EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, EXIT_USAGE, CliError,
+                                escape_unencodable_output, print_err)
 from simdesk.cli.parser import build_parser
 from simdesk.core.progress import Cancelled
 
@@ -19,7 +20,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     """The failures that are the user's to fix: one line each, no traceback. (Imported only when
     something failed, to keep `simdesk --help` light.)"""
     from simdesk.core.duplicates.grouping import DuplicateError
-    from simdesk.core.duplicates.trash import TrashError
+    from simdesk.core.duplicates.freedesktop_trash import TrashError
     from simdesk.core.library import LibraryError
     from simdesk.core.models.catalog import ModelError
     from simdesk.core.store import StoreError
@@ -28,6 +29,16 @@ def user_errors() -> tuple[type[Exception], ...]:
 
 
 def cmd_gui(args) -> int:
+    import os
+
+    from simdesk.system_libs import preflight
+
+    check = preflight()  # before Qt loads: a missing system library would abort the process
+    if check.problem:
+        print_err(f"simdesk: {check.problem}")
+        return EXIT_ERROR
+    if check.platform:
+        os.environ["QT_QPA_PLATFORM"] = check.platform
     try:
         from simdesk.ui.app import main as gui_main
     except ImportError as exc:
@@ -45,6 +56,7 @@ def cmd_gui(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
+    escape_unencodable_output()
     # Pillow warns about odd metadata in real photos (broken EXIF, TIFF tags); the photo is still
     # indexed, and a line per photo would bury the progress bar.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")

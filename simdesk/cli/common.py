@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -14,6 +15,15 @@ class CliError(Exception):
 
 def print_err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def say_fallback(reason: str | None) -> None:
+    """The CPU fallback, once per run, in one line with its reason."""
+    from simdesk.core.providers import fallback_line, say_once
+
+    line = say_once(fallback_line(reason)) if reason else None
+    if line:
+        print_err(line)
 
 
 def open_library(args, notices: bool = True):
@@ -45,3 +55,25 @@ def edit_folders(args, name: str, what: str, added: str, removed: str) -> int:
         for folder in getattr(library, f"{name}s"):
             print(folder)
     return EXIT_OK
+
+
+def escape_unencodable_output() -> None:
+    """File names need not be UTF-8: a name the terminal's encoding cannot show is written with
+    backslash escapes (caf\\udce9.jpg) instead of ending the command in UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def json_text(data) -> str:
+    """JSON for stdout: readable non-ASCII where the output can encode it, else plain ASCII with
+    JSON's own \\u escapes (valid JSON, and json.loads gives back the exact name)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return json.dumps(data, indent=2, ensure_ascii=True)
+    return text
+

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 
-from simdesk.cli.common import EXIT_CANCELLED, EXIT_OK, edit_folders, open_library, print_err
+from simdesk.cli.common import (EXIT_CANCELLED, EXIT_OK, edit_folders, json_text, open_library, print_err,
+                                say_fallback)
 from simdesk.cli.models import ensure_model
 from simdesk.cli.render import ProgressRenderer, cancel_on_interrupt
 from simdesk.core.units import format_bytes, format_duration
@@ -14,18 +14,36 @@ def cmd_index(args) -> int:
     library = open_library(args)
     for folder in args.folders:
         print_err(f"Library folder: {library.add_folder(folder)}")
-    if not args.model and not library.model_chosen:
-        args.model = _first_model_choice()
-    if args.model or args.pooling:
-        library.set_model(args.model, args.pooling)
+    name = args.model or (None if _model_settled(library) else _first_model_choice())
+    if name:
+        # Installed (or downloaded) before it is saved: a failed download leaves the library as
+        # it was, and the next run chooses again (e.g. the offline model installed meanwhile).
+        ensure_model(name)
+    if name or args.pooling:
+        library.set_model(name, args.pooling)
     ensure_model(library.model_name)
     embedder = library.embedder()
     print_err(f"Model {library.model_name} ({library.pooling} pooling) on {embedder.provider}")
+    say_fallback(embedder.fallback)
     with cancel_on_interrupt() as cancel, ProgressRenderer() as progress:
         report = library.index(progress=progress, cancel=cancel, retry_failed=args.retry_failed,
                                workers=args.workers, batch_size=args.batch_size)
     _print_index_report(report)
     return EXIT_CANCELLED if report.cancelled else EXIT_OK
+
+
+def _model_settled(library) -> bool:
+    """Whether the library's model is its own choice. Not so for a library that never indexed a
+    photo and names ResNet-50, not installed, while the offline model is: an older simdesk saved
+    the choice before the download that then failed."""
+    from simdesk.core.models import catalog as models
+
+    if not library.model_chosen:
+        return False
+    if library.model_name != models.DEFAULT_MODEL or library.store.photo_count():
+        return True
+    installed = {m.name for m in models.installed_models()}
+    return models.DEFAULT_MODEL in installed or models.OFFLINE_MODEL not in installed
 
 
 def _first_model_choice() -> str:
@@ -66,14 +84,20 @@ def _print_index_report(report) -> None:
 
 
 def cmd_status(args) -> int:
+    from simdesk.core.providers import compute_status
+
     status = open_library(args, notices=False).status()
+    compute = compute_status()
     if args.json:
-        print(json.dumps(status.__dict__, indent=2, ensure_ascii=False))
+        print(json_text({**status.__dict__, "provider": compute.provider, "provider_note": compute.reason}))
         return EXIT_OK
     print(f"Library:   {status.directory}")
     print(f"Database:  {format_bytes(status.database_bytes)}")
     print(f"Model:     {status.model} ({status.pooling} pooling)")
+    if status.precision:
+        print(f"Precision: {status.precision}")
     print(f"Photos:    {status.photos} known, {status.embedded} indexed with this model")
+    print(f"Runs on:   {compute.line()}")
     print("Folders:" + ("" if status.folders else "   none yet (simdesk index FOLDER)"))
     for folder in status.folders:
         flag = "  (offline)" if folder in status.offline_folders else ""
@@ -91,8 +115,7 @@ def cmd_status(args) -> int:
 def cmd_problems(args) -> int:
     errors = open_library(args).store.errors()
     if args.json:
-        print(json.dumps([{"path": e.path, "reason": e.reason} for e in errors], indent=2,
-                         ensure_ascii=False))
+        print(json_text([{"path": e.path, "reason": e.reason} for e in errors]))
         return EXIT_OK
     for error in errors:
         print(f"{error.path}: {error.reason}")

@@ -7,6 +7,7 @@ import argparse
 from simdesk import __version__
 from simdesk.cli.duplicates import cmd_duplicates, cmd_not_duplicates, cmd_reference, cmd_undo
 from simdesk.cli.eval import cmd_eval, cmd_eval_duplicates
+from simdesk.cli.gpu import cmd_gpu
 from simdesk.cli.index import cmd_folders, cmd_index, cmd_problems, cmd_status
 from simdesk.cli.map import cmd_map
 from simdesk.cli.models import cmd_models
@@ -92,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     m = command(msub, "remove", help="delete an installed model's files")
     m.add_argument("name")
 
+    p = command(sub, "gpu", cmd_gpu, help="which processor runs the model; put the NVIDIA GPU build in place",
+                description="check (default): say whether the model runs on an NVIDIA GPU (CUDA) or "
+                            "the CPU, and why. enable: replace ONNX Runtime's CPU build in simdesk's "
+                            "environment with its GPU build and NVIDIA's CUDA and cuDNN wheels "
+                            "(only the NVIDIA driver is needed), then prove that CUDA runs. "
+                            "disable: put the CPU build back.")
+    p.add_argument("action", nargs="?", choices=("check", "enable", "disable"), default="check")
+    p.add_argument("--require-cuda", action="store_true", help="with check: exit 1 unless CUDA runs")
+    p.add_argument("--json", action="store_true", help="with check: print JSON")
+
     p = command(sub, "eval", help="measure quality on labelled photos")
     esub = p.add_subparsers(dest="eval_kind", metavar="KIND")
     esub.required = True
@@ -159,8 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-rule", metavar="RULE",
                    help="which copy to keep, as an order of criteria, saved for next time "
                         "(default original,oldest,pixels,size,shortest_path; also newest)")
+    p.add_argument("--csv", action="store_true",
+                   help="print one CSV row per photo: group, group_id, kind, role, path, size, width, "
+                        "height, capture_time, similarity, camera, software, reason")
     p.add_argument("--trash-extras", action="store_true",
-                   help="move every group's extra copies to the Trash (asks first)")
+                   help="move the ticked extra copies to the Trash (asks first); the keep choices and "
+                        "ticks made in the app's review are followed")
+    p.add_argument("--group", nargs="+", metavar="ID", default=None,
+                   help="with --trash-extras: only these groups (the ID printed in brackets in the listing)")
+    p.add_argument("--interactive", "-i", action="store_true",
+                   help="with --trash-extras: ask group by group in the terminal (y: move its extras, "
+                        "n: skip it, k N: keep copy N instead, then move the others, q: stop)")
     p.add_argument("--yes", action="store_true", help="with --trash-extras: do not ask")
     p.add_argument("--fast", action="store_true",
                    help="compare the library's own vectors (no preparation; finds fewer edited copies)")

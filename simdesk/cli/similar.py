@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 
-from simdesk.cli.common import EXIT_OK, open_library
+from simdesk.cli.common import EXIT_OK, json_text, open_library
 
 
 def cmd_similar(args) -> int:
     result = open_library(args).similar(args.query, k=args.k)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        print(json_text(result.to_json()))
         return EXIT_OK
     where = "in the library" if result.in_library else "not in the library: embedded on the fly"
     print(f"Most similar to {result.query} ({where}; {result.model}, {result.pooling}):")

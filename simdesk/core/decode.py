@@ -32,7 +32,9 @@ Policies (see the comments at each for the reasoning):
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
+import os
 import re
 import struct
 import threading
@@ -45,6 +47,7 @@ import numpy as np
 from PIL import Image
 
 from simdesk.core.provenance import Provenance, read_provenance
+from simdesk.core.raw import RAW_EXTENSIONS, RAW_INSTALL_HINT, open_raw, raw_kind
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -70,7 +73,7 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
         # JPEG 2000 (Pillow wheels ship OpenJPEG)
         ".jp2", ".j2k", ".jpf", ".jpx",
     }
-)
+) | RAW_EXTENSIONS  # camera RAW: needs rawpy (simdesk.core.raw)
 
 # Pillow format names we are willing to decode. Restricting the candidates
 # (instead of trying all ~40 Pillow plugins) keeps random bytes or a text file
@@ -134,6 +137,39 @@ _heif_state: bool | None = None  # None: not tried yet
 # the only place we touch the (process-global, not thread-safe) warnings
 # filters, and it also caps peak memory when several huge files come at once.
 _huge_lock = threading.Lock()
+
+
+class PixelBudget:
+    """Pixels being decoded at once, across every decode thread of the process.
+
+    Decoding costs memory in proportion to the pixel count (a 9400x9400 palette PNG takes about
+    1.3 GB), so without a shared bound the peak grows with the number of workers. Each decode
+    holds its pixel count (at most the whole budget: one image larger than the budget runs
+    alone) and waits while the others' would not leave room.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._free = total
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int):
+        need = max(1, min(int(pixels), self.total))
+        with self._cond:
+            while self._free < need:
+                self._cond.wait()
+            self._free -= need
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._free += need
+                self._cond.notify_all()
+
+
+# About 100 MP in flight: four 24 MP photos at once, a 100 MP one alone (roughly 1.5 GB at peak).
+DECODE_PIXEL_BUDGET = PixelBudget(int(os.environ.get("SIMDESK_DECODE_PIXELS", 100_000_000)))
 
 
 def _ensure_plugins() -> None:
@@ -329,6 +365,13 @@ def _open_image(data: bytes, head: bytes) -> Any:
 
 
 def _open_any(data: bytes) -> Any:
+    if raw_kind(data):  # camera RAW: LibRaw through rawpy, the `raw` extra
+        try:
+            return open_raw(data)
+        except ImportError:
+            raise UnsupportedFormatError(f"RAW photo needs rawpy: {RAW_INSTALL_HINT}") from None
+        except Exception as exc:  # rawpy's LibRaw errors: unsupported camera, damaged file
+            raise UnsupportedFormatError(f"RAW photo LibRaw cannot read ({type(exc).__name__})") from exc
     head = bytes(data[:512])
     kind = _heif_kind(head)
     if kind is None:
@@ -655,16 +698,17 @@ def decode_image(
                 f"image too large: {size[0]}x{size[1]} pixels (limit {_format_mp(max_pixels)})"
             )
         pillow_limit = Image.MAX_IMAGE_PIXELS
-        if pillow_limit is not None and pixel_count > pillow_limit:
-            # Some plugins (TIFF strips, GIF frames) re-check Pillow's global
-            # limit while loading. We already applied ours, so silence the
-            # warning -- under a lock, because the warnings filter list is
-            # process-global and catch_warnings is not thread-safe.
-            with _huge_lock, warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data,
-                                      keep_image)
-        return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data, keep_image)
+        with DECODE_PIXEL_BUDGET.hold(pixel_count):
+            if pillow_limit is not None and pixel_count > pillow_limit:
+                # Some plugins (TIFF strips, GIF frames) re-check Pillow's global
+                # limit while loading. We already applied ours, so silence the
+                # warning -- under a lock, because the warnings filter list is
+                # process-global and catch_warnings is not thread-safe.
+                with _huge_lock, warnings.catch_warnings():
+                    warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                    return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data,
+                                          keep_image)
+            return _decode_loaded(img, fmt, size, input_size, resize_mode, thumb_size, data, keep_image)
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:

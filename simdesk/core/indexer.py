@@ -22,10 +22,12 @@ import numpy as np
 
 from simdesk.core.decode import IMAGE_EXTENSIONS, DecodedImage, DecodeError, decode_image
 from simdesk.core.duplicates import facts as duplicate_facts
+from simdesk.core.duplicates.descriptors import IndexingDescriptors
 from simdesk.core.duplicates.facts import local_features_or_none
 from simdesk.core.embedder import Embedder
 from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
 from simdesk.core.progress import Progress, ProgressCallback
+from simdesk.core.raw import VIDEO_EXTENSIONS, VIDEO_REASON
 from simdesk.core.scan import FoundFile, ScanProblem, scan_folders
 from simdesk.core.store import EmbeddingSpace, Store
 
@@ -141,6 +143,7 @@ class Prepared:
     content_hash: bytes = b""
     decoded: DecodedImage | None = None  # None when the embedding is reused
     local_features: bytes | None = None  # for the duplicate verification, from the same decode
+    colour: int | None = None  # average colour 0xRRGGBB, for the map, from the same decode
     error: str | None = None
     retry_later: str | None = None
 
@@ -148,12 +151,15 @@ class Prepared:
 def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size: int,
             resize_mode: str) -> Prepared:
     result = Prepared(item)
+    if os.path.splitext(item.file.path)[1].lower() in VIDEO_EXTENSIONS:  # listed, never read
+        result.error = VIDEO_REASON
+        return result
     if item.file.size > MAX_FILE_BYTES:
         result.error = (f"file too large to be a photo ({item.file.size / 1e9:.1f} GB; "
                         f"limit {MAX_FILE_BYTES / 1e9:.1f} GB)")
         return result
     try:
-        data, stat = read_file_stable(item.file.path)
+        data, stat = read_file_stable(item.file.path, max_bytes=MAX_FILE_BYTES)
     except FileNotFoundError:
         result.retry_later = "file vanished during the scan"
         return result
@@ -179,12 +185,26 @@ def prepare(item: WorkItem, reusable: frozenset[bytes] | set[bytes], input_size:
             keep_image=True,
         )
         result.local_features = local_features_or_none(decoded.image)
+        result.colour = average_colour(decoded.image)
         result.decoded = replace(decoded, image=None)
     except DecodeError as exc:
         result.error = exc.reason
     except MemoryError:
         result.error = "not enough memory to decode this image"
     return result
+
+
+def average_colour(image) -> int | None:
+    """The photo's average colour as 0xRRGGBB (what the map's far-out dots are drawn with)."""
+    from PIL import Image
+
+    try:
+        small = image.resize((16, 16), Image.BOX)  # BOX: every pixel counts, equally
+        rgb = np.asarray(small.convert("RGB"), dtype=np.float32).reshape(-1, 3).mean(axis=0)
+    except (OSError, ValueError, AttributeError):
+        return None
+    r, g, b = (int(v) for v in rgb.round())
+    return r << 16 | g << 8 | b
 
 
 def _prepare_unless_cancelled(cancel: threading.Event, *args) -> Prepared | None:
@@ -223,8 +243,10 @@ class _ProgressMeter:
 class _BatchWriter:
     """Collects finished files and writes them, with their embeddings, one transaction a batch."""
 
-    def __init__(self, store: Store, space: EmbeddingSpace, embedder: Embedder, report: IndexReport):
+    def __init__(self, store: Store, space: EmbeddingSpace, embedder: Embedder, report: IndexReport,
+                 descriptors: IndexingDescriptors | None = None):
         self.store, self.space, self.embedder, self.report = store, space, embedder, report
+        self.descriptors = descriptors.bind(store) if descriptors is not None else None
         self.to_embed: list[Prepared] = []
         self.others: list[Prepared] = []
 
@@ -237,17 +259,28 @@ class _BatchWriter:
     def flush(self) -> None:
         if not self.pending():
             return
-        vectors = None
+        vectors = upright = rotated = None
         if self.to_embed:
             pixels = np.stack([p.decoded.pixels for p in self.to_embed])
-            vectors = self.embedder.embed(pixels)
+            if self.descriptors is None:
+                vectors = self.embedder.embed(pixels)
+            else:  # one pass: the descriptors' upright map comes out of the same forward pass
+                vectors, maps = self.embedder.embed_with_maps(pixels)
+                upright, rotated = self.descriptors.compute(pixels, maps)
         store = self.store
+        colours = {p.content_hash: p.colour for p in self.to_embed if p.colour is not None}
         with store.transaction():
             for prepared in self.others:
                 self._write_other(prepared)
-            for prepared, vector in zip(self.to_embed, vectors if vectors is not None else []):
+            if colours:
+                store.set_thumbnail_colours(colours)
+            for k, (prepared, vector) in enumerate(zip(self.to_embed, vectors if vectors is not None else [])):
                 decoded = prepared.decoded
                 store.put_embedding(prepared.content_hash, self.space.id, vector)
+                if upright is not None:
+                    spaces = self.descriptors.spaces
+                    store.put_embedding(prepared.content_hash, spaces["upright"].id, upright[k])
+                    store.put_embedding(prepared.content_hash, spaces["rot90"].id, rotated[k])
                 store.put_thumbnail(prepared.content_hash, decoded.thumbnail)
                 duplicate_facts.put_provenance(store, prepared.content_hash, decoded.provenance)
                 # b"": OpenCV could not describe it; it is compared unverified, not retried.
@@ -294,8 +327,13 @@ def index_folders(
     workers: int | None = None,
     batch_size: int = 16,
     retry_failed: bool = False,
+    descriptors: IndexingDescriptors | None = None,
 ) -> IndexReport:
-    """Bring the store up to date with the library folders on disk. Safe to interrupt and rerun."""
+    """Bring the store up to date with the library folders on disk. Safe to interrupt and rerun.
+
+    ``descriptors``: also store each new photo's duplicate descriptors, from the same pass (the
+    ``embedder`` must return ``descriptors.extra_output`` among its ``extra_outputs``).
+    """
     started = time.monotonic()
     cancel = cancel or threading.Event()
     report = IndexReport()
@@ -307,7 +345,8 @@ def index_folders(
 
     offline = [root for root in folders if not os.path.isdir(root) and not os.path.isfile(root)]
     online = [root for root in folders if root not in offline]
-    scan = scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel, on_progress=on_scan)
+    # Videos too: each is reported once as skipped (VIDEO_REASON), not silently passed over.
+    scan = scan_folders(online, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, cancel=cancel, on_progress=on_scan)
     report.found = len(scan.files)
     report.scan_problems = scan.problems
     report.offline_folders = offline
@@ -315,6 +354,8 @@ def index_folders(
         report.cancelled = True
         report.seconds = time.monotonic() - started
         return report
+    # Kept for `simdesk problems` and View > Problems, until the next complete scan.
+    store.set_scan_problems((p.path, p.reason) for p in scan.problems)
 
     unreachable = offline + [p.path for p in scan.problems]
     plan = make_plan(store, space, scan.files, folders, unreachable, retry_failed)
@@ -325,7 +366,7 @@ def index_folders(
     reusable = frozenset(store.hashes_reusable(space.id))
     meter = _ProgressMeter(progress, len(plan.work))
     meter.report(force=True)
-    writer = _BatchWriter(store, space, embedder, report)
+    writer = _BatchWriter(store, space, embedder, report, descriptors)
     workers = workers or max(1, os.cpu_count() or 1)
     # Enough decoded photos queued that the next batch is ready when inference finishes.
     max_in_flight = 2 * batch_size + workers

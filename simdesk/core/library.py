@@ -7,8 +7,8 @@ aside and rebuilt, and the user's choices survive.
 
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -19,17 +19,19 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.embedder import Embedder
-from simdesk.core.indexer import IndexReport, index_folders
+from simdesk.core.indexer import MAX_FILE_BYTES, IndexReport, index_folders
 from simdesk.core.progress import ProgressCallback
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
-from simdesk.core.paths import ChangedWhileReading, read_file_stable
+from simdesk.core.paths import ChangedWhileReading, FileTooLarge, NotRegularFile, read_file_stable
 from simdesk.core.pooling import POOLINGS
 from simdesk.core.search import EmbeddingIndex
-from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
+from simdesk.core import settings as settings_file
+from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings  # noqa: F401 (re-exported)
+from simdesk.core import store as store_module
+from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
+                                salvage)
 
 DB_NAME = "library.db"
-SETTINGS_NAME = "settings.json"
-DEFAULT_POOLING = "avg"  # best mAP on imagenette-val (see README, Quality)
 
 
 class LibraryError(Exception):
@@ -81,6 +83,7 @@ class LibraryStatus:
     skipped_by_reason: dict[str, int]
     database_bytes: int
     notices: list[str] = field(default_factory=list)
+    precision: str = ""  # "int8 (checked: ...)", "fp32 (why)" or "" before the first index
 
 
 class Library:
@@ -88,9 +91,20 @@ class Library:
         self.directory = Path(directory) if directory else default_library_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
         self.notices: list[str] = []  # things the user should be told once (e.g. a rebuilt cache)
-        self._settings = self._read_settings()
+        loaded = settings_file.load(self.settings_path)
+        self._settings: Settings = loaded.settings
+        self.notices.extend(loaded.notices)
+        # Neither settings.json nor its copy could be read: rebuilt from the cache when it opens.
+        self._settings_from_cache = not loaded.found
         self._local = threading.local()
+        self._checked = False  # the cache's pages were walked once (by this thread's first open)
         self._embedders: dict[tuple[str, str], Embedder] = {}
+        self._map_colour_cache: dict = {}  # photo colours for the map, shared by its views
+        if self._settings_from_cache and self.db_path.exists():
+            try:
+                self.store
+            except StoreError:
+                pass  # said again, with its reason, on the next use of the cache
 
     # -- settings ------------------------------------------------------------------------------
 
@@ -102,63 +116,76 @@ class Library:
     def db_path(self) -> Path:
         return self.directory / DB_NAME
 
-    def _read_settings(self) -> dict:
-        # model None: not chosen yet (DEFAULT_MODEL is used; the CLI and the first-run screen
-        # settle it once, so a model installed later never switches a library silently).
-        defaults = {"folders": [], "model": None, "pooling": DEFAULT_POOLING}
-        try:
-            data = json.loads(self.settings_path.read_text(encoding="utf-8"))
-            if not isinstance(data, dict):
-                raise ValueError("not an object")
-        except FileNotFoundError:
-            return defaults
-        except (OSError, ValueError) as exc:
-            aside = self._move_aside(self.settings_path)
-            self.notices.append(
-                f"The library settings were unreadable ({exc}); they were moved to {aside} and "
-                "defaults are used. Add your folders again."
-            )
-            return defaults
-        return {**defaults, **data}
-
     def _write_settings(self) -> None:
-        tmp = self.settings_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(self._settings, indent=2, ensure_ascii=False), encoding="utf-8",
-                       errors="surrogateescape")
-        os.replace(tmp, self.settings_path)
+        """Save the settings: settings.json, then its last good copy."""
+        settings_file.save(self.settings_path, self._settings)
+        store = getattr(self._local, "store", None)
+        if store is not None:
+            self._mirror_settings(store)
+
+    def _mirror_settings(self, store: Store) -> None:
+        """Keep the cache's copy of the settings current, when the cache is free at once: a
+        settings change never waits for the write lock (an index run may hold it); the copy is
+        brought up to date again on the next open or close."""
+        text = self._settings.dumps()
+        try:
+            if store.get_meta(settings_file.META_KEY) == text or store.connection.in_transaction:
+                return
+            store.connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                store.set_meta(settings_file.META_KEY, text)
+            finally:
+                store.connection.execute(f"PRAGMA busy_timeout = {store_module.BUSY_TIMEOUT_MS}")
+        except (sqlite3.Error, StoreError):
+            pass  # the copy is a fallback; settings.json and its .bak are already saved
+
+    def _rebuild_settings(self, store: Store) -> None:
+        """Settings from the cache when no settings file could be read: its copy, else its folders."""
+        copy = settings_file.from_meta(store.get_meta(settings_file.META_KEY))
+        self._settings_from_cache = False
+        if copy is not None:
+            self._settings = copy
+            how = "the copy kept in the cache"
+        elif store.folders():
+            self._settings = Settings(folders=sorted(store.folders()))
+            how = "the cache's folder list (set the model and reference folders again if you had any)"
+        else:
+            return  # a new library: nothing to rebuild
+        self.notices.append(f"The library settings were rebuilt from {how}.")
+        self._write_settings()
 
     @property
     def folders(self) -> list[str]:
-        return list(self._settings["folders"])
+        return list(self._settings.folders)
 
     @property
     def model_name(self) -> str:
-        return self._settings["model"] or DEFAULT_MODEL
+        return self._settings.model or DEFAULT_MODEL
 
     @property
     def model_chosen(self) -> bool:
-        return self._settings["model"] is not None
+        return self._settings.model is not None
 
     @property
     def pooling(self) -> str:
-        return self._settings["pooling"]
+        return self._settings.pooling
 
     def set_model(self, name: str | None = None, pooling: str | None = None) -> None:
         """Choose the model and pooling; photos are embedded again on the next index run."""
         if pooling is not None and pooling not in POOLINGS:
             raise LibraryError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
         if name is not None:
-            self._settings["model"] = name
+            self._settings.model = name
         if pooling is not None:
-            self._settings["pooling"] = pooling
+            self._settings.pooling = pooling
         self._write_settings()
 
     def add_folder(self, folder: str | os.PathLike) -> str:
         path = os.path.abspath(os.fspath(folder))
         if not os.path.isdir(path):
             raise LibraryError(f"{path} is not a folder")
-        if path not in self._settings["folders"]:
-            self._settings["folders"].append(path)
+        if path not in self._settings.folders:
+            self._settings.folders.append(path)
             self._write_settings()
         self.store.add_folder(path)
         return path
@@ -166,9 +193,9 @@ class Library:
     def remove_folder(self, folder: str | os.PathLike) -> bool:
         """Stop indexing a folder and forget its photos (nothing on disk is touched)."""
         path = os.path.abspath(os.fspath(folder))
-        if path not in self._settings["folders"]:
+        if path not in self._settings.folders:
             return False
-        self._settings["folders"].remove(path)
+        self._settings.folders.remove(path)
         self._write_settings()
         self.store.remove_folder(path)
         self.store.prune_orphans()
@@ -186,22 +213,38 @@ class Library:
         return store
 
     def _open_store(self) -> Store:
+        first = not self._checked
         try:
-            store = Store(self.db_path)
+            store = Store(self.db_path, check=not self._checked)
+            self._checked = True
         except DamagedDatabaseError as exc:
+            # Only a file SQLite itself calls damaged gets here (busy, full, read-only and I/O
+            # errors raise DatabaseUnavailableError and leave it alone). What cannot be
+            # recomputed (the trash journal above all) is read out of it first.
+            found = salvage(self.db_path)
             aside = self._move_aside(self.db_path)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+            for suffix in ("-wal", "-shm"):  # kept beside it: the WAL may hold its latest writes
+                sidecar = Path(f"{self.db_path}{suffix}")
+                if sidecar.exists():
+                    os.replace(sidecar, f"{aside}{suffix}")
+            store = Store(self.db_path)
+            counts = restore_salvage(store, found)
+            kept = counts.get("trash_journal", 0)
+            saved = (f" {kept} trash journal entr{'y' if kept == 1 else 'ies'} (for undo) and the other "
+                     "choices it could still read were carried over." if counts else "")
             self.notices.append(
-                f"{exc} It was moved to {aside} and a new cache was started; run `simdesk index` "
+                f"{exc} It was moved to {aside} and a new cache was started;{saved} run `simdesk index` "
                 "to rebuild it. Your photos were not touched."
             )
-            store = Store(self.db_path)
+        if self._settings_from_cache:
+            self._rebuild_settings(store)
+        if first:
+            self._mirror_settings(store)
         self._sync_folders(store)
         return store
 
     def _sync_folders(self, store: Store) -> None:
-        wanted = set(self._settings["folders"])
+        wanted = set(self._settings.folders)
         known = store.folders()
         with store.transaction():
             for path in wanted - set(known):
@@ -218,13 +261,112 @@ class Library:
     def close(self) -> None:
         store = getattr(self._local, "store", None)
         if store is not None:
+            self._mirror_settings(store)
             store.close()
             self._local.store = None
 
     # -- model ---------------------------------------------------------------------------------
 
     def manifest(self) -> ModelManifest:
-        return load_model(self.model_name)
+        """The model file every photo of this library is embedded with (its int8 copy if chosen)."""
+        return self._current_manifest(verify=True)
+
+    def _current_manifest(self, verify: bool = True) -> ModelManifest:
+        base = load_model(self.model_name, verify=verify)
+        decision = self._precision()
+        if decision and decision.get("state") == "int8":
+            try:
+                return load_model(decision["model"], self.directory / "models", verify=verify)
+            except ModelError as exc:
+                self.notices.append(f"the library's int8 model is unusable ({exc}); fp32 is used "
+                                    "and photos are embedded again")
+        return base
+
+    # -- int8 by default, guarded (see simdesk.core.int8) --
+
+    def _precision(self) -> dict | None:
+        decision = self._settings.precision.get(self.model_name)
+        return decision if isinstance(decision, dict) else None
+
+    def _record_precision(self, state: str, reason: str, **extra) -> None:
+        self._settings.precision[self.model_name] = {"state": state, "reason": reason, **extra}
+        self._write_settings()
+        self._embedders.clear()
+
+    def precision(self) -> str:
+        """What `simdesk status` says about the model's precision."""
+        decision = self._precision()
+        if not decision:
+            return ""
+        return f"{decision['state']} ({decision['reason']})"
+
+    def settle_precision(self, *, progress: ProgressCallback | None = None,
+                         cancel: threading.Event | None = None) -> str:
+        """Decide once, before the first photos are embedded, whether this library uses int8."""
+        from simdesk.core import int8
+        from simdesk.core.decode import IMAGE_EXTENSIONS
+        from simdesk.core.embedder import CUDA
+        from simdesk.core.progress import Progress
+        from simdesk.core.scan import scan_folders
+
+        if self._precision():
+            return self.precision()
+        base = self.embedder().manifest  # undecided: the fp32 model as installed
+        if int8.disabled_by_environment():
+            self._record_precision("fp32", "int8 turned off by SIMDESK_INT8=0")
+        elif base.source.startswith("int8"):
+            self._record_precision("as installed", "the chosen model is itself an int8 copy")
+        elif self.embedder().provider == CUDA:
+            self._record_precision("fp32", "GPU (CUDA): fp32 is kept")
+        elif self.store.count_embedded(self._space_for(base, self.pooling).id) > int8.REEMBED_LIMIT:
+            self._record_precision("fp32", "indexed in fp32 before int8 was the default")
+        else:
+            online = [f for f in self.folders if os.path.isdir(f)]
+            found = sorted(f.path for f in scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel).files)
+            if len(found) < int8.MIN_PHOTOS:
+                return ""  # too few photos to calibrate on: fp32 for now, decided on a later run
+            pixels = self._sample_pixels(base, found, int8.SAMPLE_PHOTOS)
+            if len(pixels) < int8.CALIBRATION_PHOTOS:
+                return ""
+            if progress:
+                progress(Progress("checking int8", 0, 1, label=f"{len(pixels)} photos"))
+            name = f"{self.model_name}-int8"
+            quantized, check = int8.build_and_check(base, self.pooling, pixels,
+                                                    self.directory / "models", name)
+            if progress:
+                progress(Progress("checking int8", 1, 1, label=f"{len(pixels)} photos"))
+            if check.passed:
+                self._record_precision("int8", f"checked against fp32 on {check.describe()}",
+                                       model=name, sha256=quantized.onnx_sha256, check=check.to_dict())
+            else:
+                import shutil
+
+                shutil.rmtree(self.directory / "models" / name, ignore_errors=True)
+                self._record_precision("fp32", f"int8 disagreed with fp32 on {check.describe()}",
+                                       check=check.to_dict())
+        return self.precision()
+
+    @staticmethod
+    def _sample_pixels(manifest: ModelManifest, paths: list[str], count: int) -> np.ndarray:
+        """The model input of the first ``count`` decodable photos among ``paths``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def load(path):
+            try:
+                data, _ = read_file_stable(path)
+                return decode_image(data, input_size=manifest.input_size,
+                                    resize_mode=manifest.resize_mode).pixels
+            except (OSError, DecodeError, ChangedWhileReading, MemoryError):
+                return None
+
+        got = []
+        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+            for start in range(0, len(paths), count):
+                got += [p for p in pool.map(load, paths[start:start + count]) if p is not None]
+                if len(got) >= count or start + count >= len(paths):
+                    break
+        size = manifest.input_size
+        return np.stack(got[:count]) if got else np.zeros((0, size, size, 3), np.uint8)
 
     def embedder(self) -> Embedder:
         key = (self.model_name, self.pooling)
@@ -238,7 +380,7 @@ class Library:
 
     def _space_for(self, manifest: ModelManifest, pooling: str) -> EmbeddingSpace:
         return self.store.ensure_space(manifest.name, manifest.onnx_sha256, pooling,
-                                       manifest.embedding_size, manifest.resize_mode)
+                                       manifest.embedding_size, manifest.space_key)
 
     # -- indexing ------------------------------------------------------------------------------
 
@@ -250,20 +392,58 @@ class Library:
         retry_failed: bool = False,
         workers: int | None = None,
         batch_size: int = 16,
+        one_pass: bool = True,
+        int8: bool = True,
     ) -> IndexReport:
+        """Index new and changed photos. ``one_pass`` (the default): the duplicate descriptors and
+        the map's colours come from the same decode and forward pass, so the first `duplicates`
+        and the first map have no per-photo model work left; False is the older path (they are
+        computed later, by ``prepare_duplicates`` and the map), kept for the benchmarks.
+        ``int8``: settle the model's precision first (see ``settle_precision``); False leaves it
+        undecided (fp32 until decided)."""
         if not self.folders:
             raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
-        embedder = self.embedder()
-        return index_folders(
-            self.store,
-            self.space(embedder),
-            embedder,
-            progress=progress,
-            cancel=cancel,
-            retry_failed=retry_failed,
-            workers=workers,
-            batch_size=batch_size,
-        )
+        if int8:
+            self.settle_precision(progress=progress, cancel=cancel)
+        descriptors = None
+        if one_pass:
+            from simdesk.core.duplicates.descriptors import IndexingDescriptors
+
+            descriptors = IndexingDescriptors(self.embedder().manifest)
+            embedder = self._indexing_embedder(descriptors.extra_output)
+        else:
+            embedder = self.embedder()
+        try:
+            return index_folders(
+                self.store,
+                self.space(embedder),
+                embedder,
+                progress=progress,
+                cancel=cancel,
+                retry_failed=retry_failed,
+                workers=workers,
+                batch_size=batch_size,
+                descriptors=descriptors,
+            )
+        except sqlite3.OperationalError as exc:
+            if store_module.is_damage(exc):
+                raise
+            # Disk full, busy past the timeout, read-only, I/O: what was committed stays, and the
+            # next run resumes from there.
+            raise LibraryError(
+                f"indexing stopped: {store_module.unavailable_message(self.db_path, exc)} "
+                "Photos indexed so far are kept; run `simdesk index` again to resume."
+            ) from exc
+
+    def _indexing_embedder(self, extra_output: str | None) -> Embedder:
+        """The library's embedder whose session also returns ``extra_output`` (one forward pass)."""
+        if extra_output is None:
+            return self.embedder()
+        key = (self.model_name, self.pooling, extra_output)
+        if key not in self._embedders:
+            self._embedders[key] = Embedder(self.embedder().manifest, pooling=self.pooling,
+                                            extra_outputs=(extra_output,))
+        return self._embedders[key]
 
     # -- similar photos ------------------------------------------------------------------------
 
@@ -275,9 +455,16 @@ class Library:
         """The embedding of any image file, in this library's space (for outside queries)."""
         embedder = self.embedder()
         try:
-            data, _ = read_file_stable(os.fspath(path))
+            # The indexer's own limits: a regular file (a FIFO would hang, /dev/zero never ends)
+            # no larger than any photo it indexes.
+            data, _ = read_file_stable(os.fspath(path), max_bytes=MAX_FILE_BYTES)
         except FileNotFoundError:
             raise LibraryError(f"{path} does not exist") from None
+        except NotRegularFile:
+            raise LibraryError(f"cannot use {path} as a query: not a regular file") from None
+        except FileTooLarge:
+            raise LibraryError(f"cannot use {path} as a query: file too large to be a photo "
+                               f"(limit {MAX_FILE_BYTES / 1e9:.1f} GB)") from None
         except ChangedWhileReading:
             raise LibraryError(f"{path} changed while it was being read; try again") from None
         except OSError as exc:
@@ -324,7 +511,7 @@ class Library:
         reasons = Counter(e.reason for e in store.errors())
         embedded = 0
         try:
-            manifest = load_model(self.model_name, verify=False)
+            manifest = self._current_manifest(verify=False)
             space = self._space_for(manifest, self.pooling)
             embedded = store.count_embedded(space.id)
         except (ModelError, StoreError) as exc:  # status must work with a broken or missing model
@@ -344,6 +531,7 @@ class Library:
             skipped_by_reason=dict(reasons.most_common()),
             database_bytes=db_bytes,
             notices=list(self.notices),
+            precision=self.precision(),
         )
 
     # -- browsing (GUI) --
@@ -372,7 +560,7 @@ class Library:
 
     def map_space(self) -> EmbeddingSpace:
         """The current model's embedding space, without starting the model (the map only reads)."""
-        return self._space_for(load_model(self.model_name, verify=False), self.pooling)
+        return self._space_for(self._current_manifest(verify=False), self.pooling)
 
     def map_layout(self, scope=None, *, params=None, recompute: bool = False, progress=None,
                    cancel: threading.Event | None = None):
@@ -400,7 +588,7 @@ class Library:
         """(N, 3) uint8 average colour of each photo (from its thumbnail), for far-out dots."""
         from simdesk.core.map.cache import average_colours
 
-        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        cache = self._map_colour_cache
         photos = self.map_photos(photo_ids)
         return average_colours(self.store, photos.content_hashes, progress=progress,
                                cancel=cancel, cache=cache)
@@ -430,7 +618,7 @@ class Library:
             raise LibraryError(
                 f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
             )
-        cache = self.__dict__.setdefault("_map_colour_cache", {})
+        cache = self._map_colour_cache
         _, result = render_map(self.store, layout, out, mode=mode, size=size, colour_by=colour_by,
                                style=style, tile=tile, title=title, colour_cache=cache,
                                progress=progress, cancel=cancel)
@@ -441,7 +629,7 @@ class Library:
     @property
     def reference_folders(self) -> list[str]:
         """Folders whose photos are never proposed for, nor moved to, the Trash."""
-        return list(self._settings.get("reference_folders", []))
+        return list(self._settings.reference_folders)
 
     def add_reference_folder(self, folder: str | os.PathLike) -> str:
         path = os.path.abspath(os.fspath(folder))
@@ -449,7 +637,7 @@ class Library:
             raise LibraryError(f"{path} is not a folder")
         folders = self.reference_folders
         if path not in folders:
-            self._settings["reference_folders"] = folders + [path]
+            self._settings.reference_folders = folders + [path]
             self._write_settings()
         return path
 
@@ -459,7 +647,7 @@ class Library:
         if path not in folders:
             return False
         folders.remove(path)
-        self._settings["reference_folders"] = folders
+        self._settings.reference_folders = folders
         self._write_settings()
         return True
 
@@ -469,7 +657,7 @@ class Library:
         from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
 
         try:
-            return parse_keep_rule(self._settings.get("duplicate_keep_rule"))
+            return parse_keep_rule(self._settings.duplicate_keep_rule)
         except DuplicateError:
             return parse_keep_rule(None)
 
@@ -480,7 +668,7 @@ class Library:
             parsed = parse_keep_rule(rule)
         except DuplicateError as exc:
             raise LibraryError(str(exc)) from None
-        self._settings["duplicate_keep_rule"] = list(parsed)
+        self._settings.duplicate_keep_rule = list(parsed)
         self._write_settings()
         return parsed
 
@@ -520,7 +708,7 @@ class Library:
         self.reconcile_trash()
         store = self.store
         if fast:
-            space = self._space_for(load_model(self.model_name, verify=False), self.pooling)
+            space = self._space_for(self._current_manifest(verify=False), self.pooling)
             descriptor = f"library vectors ({self.pooling} pooling), whitened, not verified"
             return duplicates.scan(store, lambda: (*store.load_embeddings(space), None), threshold=threshold,
                                    verify=False, model=self.model_name, descriptor=descriptor,
@@ -556,6 +744,19 @@ class Library:
         return scan.groups(threshold, keep_rule=keep_rule or self.duplicate_keep_rule,
                            reference_folders=self.reference_folders, separate_shots=separate_shots)
 
+    def duplicate_decisions(self, groups):
+        """The user's stored keep choices and ticks for these groups, by group key
+        (``decisions.GroupDecision``; lapsed where a file changed since)."""
+        from simdesk.core.duplicates.decisions import decisions_for
+
+        return decisions_for(self.store, groups)
+
+    def record_duplicate_decision(self, group, *, keep: str | None = None, ticks=None) -> None:
+        """Store the copy to keep and/or the ticks (path -> bool) chosen in ``group``."""
+        from simdesk.core.duplicates.decisions import record
+
+        record(self.store, group, keep=keep, ticks=ticks)
+
     def dismiss_duplicates(self, paths) -> int:
         """Mark these library photos as "not a duplicate" of each other, for good."""
         from simdesk.core.duplicates.dismissed import NotInLibraryError, dismiss, hashes_of
@@ -568,36 +769,36 @@ class Library:
 
     def plan_trash(self, groups, selected=None):
         """A ``TrashPlan`` of the ticked copies (None: every group's proposed extras)."""
-        from simdesk.core.duplicates.trash import TrashPlan
+        from simdesk.core.duplicates.journal import TrashPlan
 
         return TrashPlan.from_groups(groups, selected, self.reference_folders)
 
     def trash_duplicates(self, plan):
         """Move the plan's files to the Trash, journaled; a ``TrashReport`` (its batch undoes it)."""
-        from simdesk.core.duplicates.trash import move_to_trash
+        from simdesk.core.duplicates.journal import move_to_trash
 
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def trash_files(self, paths):
         """Move photos the user picked to the Trash, journaled and undoable; a ``TrashReport``."""
-        from simdesk.core.duplicates.trash import move_to_trash, plan_for_files
+        from simdesk.core.duplicates.journal import move_to_trash, plan_for_files
 
         plan = plan_for_files(self.store, paths, self.reference_folders)
         return move_to_trash(self.store, plan, self.reference_folders)
 
     def undo_trash(self, batch: str | None = None):
         """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
-        from simdesk.core.duplicates.trash import undo
+        from simdesk.core.duplicates.journal import undo
 
         return undo(self.store, batch)
 
     def trash_batches(self):
-        from simdesk.core.duplicates.trash import batches
+        from simdesk.core.duplicates.journal_store import batches
 
         return batches(self.store)
 
     def reconcile_trash(self):
         """Settle trash moves a crash interrupted (call at start-up); a ``ReconcileReport``."""
-        from simdesk.core.duplicates.trash import reconcile
+        from simdesk.core.duplicates.journal import reconcile
 
         return reconcile(self.store)

@@ -11,6 +11,7 @@ Vectors are stored as float16 (half the size; cosine similarities change by < 1e
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -20,12 +21,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from simdesk.core.duplicates import decisions as duplicate_decisions
 from simdesk.core.duplicates import facts as duplicate_facts
 from simdesk.core.paths import folder_prefix
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -43,6 +45,43 @@ class DamagedDatabaseError(StoreError):
 
 class NewerSchemaError(StoreError):
     """The library was written by a newer simdesk."""
+
+
+class DatabaseUnavailableError(StoreError):
+    """The database is healthy as far as anyone knows but cannot be used now (busy, disk full,
+    read-only, an I/O error): it is left exactly as it is."""
+
+
+# SQLite's primary result codes that mean the file itself is damaged; every other error (busy,
+# locked, full, read-only, I/O, out of memory) says nothing about the file's contents.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_DAMAGE_WORDS = ("malformed", "not a database", "file is encrypted", "corrupt")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """True when a sqlite3 error says the database file is damaged (not merely unusable now)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    return isinstance(exc, sqlite3.DatabaseError) and any(w in str(exc).lower() for w in _DAMAGE_WORDS)
+
+
+def unavailable_message(path, exc: BaseException) -> str:
+    """What to tell the user when the database cannot be used now, by the kind of error."""
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        why = ("it is in use by another simdesk (or another program) that holds it locked; "
+               "wait for that to finish, or close it, and try again")
+    elif "full" in low:
+        why = "the disk is full; free some space and try again (nothing was lost)"
+    elif "readonly" in low or "read-only" in low:
+        why = "it cannot be written (a read-only file or drive); check its permissions"
+    elif "i/o" in low or "disk" in low:
+        why = "the disk reported an input/output error; check the drive and try again"
+    else:
+        why = "try again"
+    return f"cannot use the library database {path} now ({text}): {why}. The file was left as it is."
 
 
 def encode_path(path: str | os.PathLike) -> bytes:
@@ -205,21 +244,25 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
 
 # MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit. A feature's own
 # tables are migrated by the module that owns their SQL.
-def _migrate_to_5(db: sqlite3.Connection) -> None:
-    from simdesk.core.map.cache import migrate_to_5  # the map's classes table (imports the store)
+def _migrate_to_6(db: sqlite3.Connection) -> None:
+    from simdesk.core.map.cache import migrate_to_6  # the map's classes table (imports the store)
 
-    migrate_to_5(db)
+    migrate_to_6(db)
 
 
-MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3, duplicate_facts.migrate_to_4, _migrate_to_5]
+MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3, duplicate_facts.migrate_to_4,
+              duplicate_decisions.migrate_to_5, _migrate_to_6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
 class Store:
     """A connection to one library database. Use one Store per thread."""
 
-    def __init__(self, db_path: str | os.PathLike):
+    def __init__(self, db_path: str | os.PathLike, *, check: bool = True):
+        """``check``: walk every table once on opening, so damage shows now (see _check_readable);
+        a program opening one library from many threads checks on the first open only."""
         self.path = Path(db_path)
+        self._check = check
         self._db = self._connect()
 
     # -- opening -------------------------------------------------------------------------------
@@ -254,12 +297,29 @@ class Store:
             db.execute("PRAGMA synchronous = NORMAL")
             db.execute("PRAGMA foreign_keys = ON")
             self._migrate(db, version)
+            if self._check:
+                self._check_readable(db)
         except sqlite3.DatabaseError as exc:
             db.close()
+            if not is_damage(exc):
+                raise DatabaseUnavailableError(unavailable_message(self.path, exc)) from exc
             raise DamagedDatabaseError(
                 f"{self.path} is damaged or not a simdesk library ({exc})."
             ) from exc
         return db
+
+    @staticmethod
+    def _check_readable(db: sqlite3.Connection) -> None:
+        """Walk every table's b-tree once (``count(*)`` reads its pages but no large values), so
+        damage inside the file shows when it is opened, not as a traceback in the middle of a command.
+
+        Raises sqlite3.DatabaseError ("database disk image is malformed") on damage.
+        """
+        rows = db.execute("SELECT type, name, tbl_name FROM sqlite_master "
+                          "WHERE type IN ('table', 'index') AND rootpage > 0").fetchall()
+        for kind, name, table in rows:
+            how = "NOT INDEXED" if kind == "table" else f'INDEXED BY "{name}"'
+            db.execute(f'SELECT count(*) FROM "{table}" {how}').fetchone()
 
     @staticmethod
     def _migrate(db: sqlite3.Connection, version: int) -> None:
@@ -427,8 +487,27 @@ class Store:
         return {decode_path(p): (s, m) for p, s, m in rows}
 
     def errors(self) -> list[ErrorRecord]:
+        """Files that could not be indexed, and the last scan's problems (unreadable folders,
+        symlink loops, broken links), by path."""
         rows = self._db.execute("SELECT path, size, mtime_ns, reason, at FROM errors ORDER BY path")
-        return [ErrorRecord(decode_path(p), s, m, r, a) for p, s, m, r, a in rows]
+        found = [ErrorRecord(decode_path(p), s, m, r, a) for p, s, m, r, a in rows]
+        known = {e.path for e in found}
+        found += [e for e in self.scan_problems() if e.path not in known]
+        return sorted(found, key=lambda e: encode_path(e.path))
+
+    def set_scan_problems(self, problems: Iterable[tuple[str, str]]) -> None:
+        """Keep the latest scan's (path, reason) problems (replacing the previous scan's)."""
+        now = time.time()
+        data = [[encode_path(path).hex(), reason, now] for path, reason in problems]
+        self.set_meta("scan_problems", json.dumps(data))
+
+    def scan_problems(self) -> list[ErrorRecord]:
+        try:
+            data = json.loads(self.get_meta("scan_problems") or "[]")
+            return [ErrorRecord(decode_path(bytes.fromhex(h)), None, None, str(r), float(a))
+                    for h, r, a in data]
+        except (ValueError, TypeError):
+            return []
 
     def clear_errors(self) -> None:
         self._db.execute("DELETE FROM errors")
@@ -437,6 +516,23 @@ class Store:
 
     def ensure_space(self, model_name: str, onnx_sha256: str, pooling: str, dim: int,
                      preprocess: str) -> EmbeddingSpace:
+        """The space of these settings, created if new.
+
+        ``preprocess`` is ``"<resize mode>;mean=...;std=..."``. A space stored by an older simdesk
+        under the bare resize mode (its normalisation unrecorded) is adopted under the full key
+        the first time it is asked for, so an upgrade re-embeds nothing.
+        """
+        legacy = preprocess.split(";", 1)[0]
+        if legacy != preprocess:
+            with self.transaction():
+                taken = self._db.execute(
+                    "SELECT 1 FROM spaces WHERE onnx_sha256 = ? AND pooling = ? AND preprocess = ?",
+                    (onnx_sha256, pooling, preprocess)).fetchone()
+                if taken is None:
+                    self._db.execute(
+                        "UPDATE spaces SET preprocess = ? "
+                        "WHERE onnx_sha256 = ? AND pooling = ? AND preprocess = ?",
+                        (preprocess, onnx_sha256, pooling, legacy))
         self._db.execute(
             "INSERT OR IGNORE INTO spaces(model_name, onnx_sha256, pooling, dim, preprocess) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -621,6 +717,61 @@ class Store:
             )
             found.update(rows)
         return found
+
+
+# -- salvage --------------------------------------------------------------------------------------
+#
+# What the cache holds that cannot be recomputed from the photos: the trash journal (the only way
+# back for trashed files), the "not duplicates" marks, the folders, and the settings copy in meta.
+SALVAGED_TABLES = {
+    "trash_journal": ("id, batch, original_path, trashed_path, info_path, size, mtime_ns, content_hash, "
+                      "group_key, state, message, at", "id"),
+    "dismissed_pairs": ("hash_a, hash_b, at", "hash_a, hash_b"),
+    "folders": ("path, added_at", "path"),
+    "meta": ("key, value", "key"),
+}
+
+
+def salvage(path: str | os.PathLike) -> dict[str, list[tuple]]:
+    """Every row of ``SALVAGED_TABLES`` SQLite can still read from a damaged database file.
+
+    Each table is read forwards and then backwards by its key, so rows on both sides of a damaged
+    page are kept. Never writes to the file.
+    """
+    found: dict[str, list[tuple]] = {}
+    try:
+        db = sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return found
+    try:
+        for table, (columns, key) in SALVAGED_TABLES.items():
+            rows: dict[tuple, tuple] = {}
+            for order in ("ASC", "DESC"):
+                keys = ", ".join(f"{k.strip()} {order}" for k in key.split(","))
+                try:
+                    for row in db.execute(f"SELECT {columns} FROM {table} ORDER BY {keys}"):
+                        n = len(key.split(","))
+                        rows.setdefault(tuple(row[:n]) if table != "trash_journal" else (row[0],), row)
+                except sqlite3.Error:
+                    continue
+            if rows:
+                found[table] = list(rows.values())
+    finally:
+        db.close()
+    return found
+
+
+def restore_salvage(store: "Store", found: dict[str, list[tuple]]) -> dict[str, int]:
+    """Put salvaged rows into a fresh database; returns how many rows of each table went back."""
+    counts: dict[str, int] = {}
+    with store.transaction():
+        for table, rows in found.items():
+            columns = SALVAGED_TABLES[table][0]
+            marks = ", ".join("?" * len(columns.split(",")))
+            before = store.connection.total_changes
+            store.connection.executemany(f"INSERT OR IGNORE INTO {table}({columns}) VALUES ({marks})", rows)
+            counts[table] = store.connection.total_changes - before
+    return counts
 
 
 class _Transaction:

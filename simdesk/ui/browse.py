@@ -34,6 +34,7 @@ class BrowseView(QWidget):
 
     add_folder_requested = Signal()
     remove_folder_requested = Signal(str)
+    reference_folder_toggled = Signal(str, bool)  # (folder, never trash from it)
     listing_loaded = Signal()
 
     def __init__(self, controller: AppController, parent=None):
@@ -158,6 +159,10 @@ class BrowseView(QWidget):
         if folder:
             menu.addAction("Remove from library…").triggered.connect(
                 lambda: self.remove_folder_requested.emit(folder))
+            reference = menu.addAction("Reference Folder (Never Trash)")
+            reference.setCheckable(True)
+            reference.setChecked(folder in self.controller.library.reference_folders)
+            reference.toggled.connect(lambda on: self.reference_folder_toggled.emit(folder, on))
         menu.popup(self.sidebar.viewport().mapToGlobal(pos))
 
     # -- the grid ------------------------------------------------------------------------------

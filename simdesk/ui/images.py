@@ -38,8 +38,19 @@ def decode(source: bytes | str | os.PathLike, max_side: int, upright: bool = Tru
 
 
 def load_image(path: str, max_side: int) -> QImage | None:
-    """The photo at ``path``, upright and scaled to fit ``max_side``; None if unreadable."""
-    return decode(path, max_side)
+    """The photo at ``path``, upright and scaled to fit ``max_side``; None if unreadable.
+
+    Read like the indexer reads (a regular file within its size limit), so a dropped FIFO or a
+    link to /dev/zero never hangs nor fills memory.
+    """
+    from simdesk.core.indexer import MAX_FILE_BYTES
+    from simdesk.core.paths import ChangedWhileReading, read_file_stable
+
+    try:
+        data, _ = read_file_stable(path, max_bytes=MAX_FILE_BYTES)
+    except (OSError, ChangedWhileReading):
+        return None
+    return decode(data, max_side)
 
 
 def decode_thumbnail(data: bytes, max_side: int) -> QImage | None:

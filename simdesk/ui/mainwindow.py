@@ -138,6 +138,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.welcome.setup_done.connect(self._setup_done)
         self.browse.add_folder_requested.connect(self.choose_folder)
         self.browse.remove_folder_requested.connect(self.remove_folder)
+        self.browse.reference_folder_toggled.connect(self.duplicates.set_reference_folder)
         self.similar.closed.connect(self.close_similar)
         self.similar.map_requested.connect(self.show_similar_on_map)
         self.map_page.closed.connect(self._go_back)

@@ -9,7 +9,7 @@ Where the platform gives no way to restore (macOS, Windows), nothing moves and t
 from __future__ import annotations
 
 from simdesk.core.library import Library
-from simdesk.core.duplicates.trash import TrashError
+from simdesk.core.duplicates.freedesktop_trash import TrashError
 
 
 def move_to_trash(library: Library, paths: list[str]) -> tuple[list[str], list[tuple[str, str]]]:

@@ -461,9 +461,8 @@ def copy_recall(score: dict, copies: list, pick=lambda c: True) -> tuple[float, 
 
 
 def report_size(size: int, library: Library, truth: Truth, photos, sweep_step: float) -> dict:
-    floor = getattr(duplicates, "SLIDER_MIN", 0.30)
     start = time.perf_counter()
-    scan = library.find_duplicates(floor=floor)  # the default threshold; pairs kept down to the floor
+    scan = library.find_duplicates()  # the default; groups_at() regroups it at any threshold >= its floor
     scan_seconds = time.perf_counter() - start
     in_library = {os.path.realpath(m.path) for m in scan.photos}
     copies = [p for p in photos if p.role == "copy" and os.path.realpath(p.path) in in_library]

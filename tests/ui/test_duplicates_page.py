@@ -13,7 +13,7 @@ from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 
-from simdesk.core.duplicates import trash as core_trash
+from simdesk.core.duplicates import freedesktop_trash as core_trash
 from simdesk.core.progress import Cancelled, Progress
 from simdesk.ui import duplicates_page
 from .uihelpers import GUI_MARKS, draw_photo, wait_index_done

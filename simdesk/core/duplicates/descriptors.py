@@ -35,7 +35,8 @@ import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
 from simdesk.core.duplicates import facts
-from simdesk.core.embedder import Embedder, choose_providers
+from simdesk.core.embedder import Embedder, strict_provider, choose_providers
+from simdesk.core.providers import open_session
 from simdesk.core.paths import ChangedWhileReading, content_hash, read_file_stable
 from simdesk.core.models.catalog import ModelError, ModelManifest
 from simdesk.core.progress import Progress, ProgressCallback
@@ -60,7 +61,7 @@ class DescriptorSpec:
     onnx_sha256: str
     layer: str
     dim: int
-    preprocess: str  # the decoder's resize mode, part of every embedding space
+    preprocess: str  # the decoder's resize mode and normalisation (ModelManifest.space_key)
 
     def pooling_name(self, view: str) -> str:
         prefix = DESCRIPTOR_VERSION if view == "upright" else f"{DESCRIPTOR_VERSION}-{view}"
@@ -95,15 +96,14 @@ class DescriptorModel:
             model = onnx.load(str(manifest.onnx_path))
         except Exception as exc:  # a damaged file: the same message the embedder gives
             raise ModelError(f"cannot load the model file {manifest.onnx_path} ({exc})") from exc
-        produced = {out for node in model.graph.node for out in node.output}
-        layer = next((name for name in MID_LEVEL_LAYERS if name in produced), manifest.feature_output)
+        layer = mid_level_layer(model, manifest)
         self.layer = layer
         model = _truncate(model, layer)
         self._session = self._open(model.SerializeToString(), providers, threads)
         probe = self.run(np.zeros((1, manifest.input_size, manifest.input_size, 3), np.uint8),
                          rotations=False)[0]
         self.spec = DescriptorSpec(manifest.name, manifest.onnx_sha256, layer, probe.shape[1],
-                                   manifest.resize_mode)
+                                   manifest.space_key)
 
     @staticmethod
     def _open(model_bytes: bytes, providers, threads):
@@ -114,19 +114,66 @@ class DescriptorModel:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(model_bytes, sess_options=options,
-                                    providers=providers or choose_providers())
+        return strict_provider(open_session(model_bytes, options, providers or choose_providers())).session
 
     def run(self, pixels: np.ndarray, rotations: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """(N, H, W, 3) uint8 -> (upright (N, D), rot90 (N, D) or None), float32, not normalised."""
         views = [pixels]
         if rotations:
-            views.append(np.rot90(pixels, k=1, axes=(1, 2)))
+            views.append(turned(pixels))
         batch = np.ascontiguousarray(np.concatenate(views)) if rotations else pixels
-        (maps,) = self._session.run([self.layer], {self.manifest.input_name: self._embedder.preprocess(batch)})
-        pooled = descriptor_pool(maps)
+        pooled = self._pooled(batch)
         n = len(pixels)
         return pooled[:n], (pooled[n:] if rotations else None)
+
+    def run_turned(self, pixels: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 upright -> (N, D) descriptors of the photos turned 90 degrees."""
+        return self._pooled(np.ascontiguousarray(turned(pixels)))
+
+    def _pooled(self, batch: np.ndarray) -> np.ndarray:
+        (maps,) = self._session.run([self.layer], {self.manifest.input_name: self._embedder.preprocess(batch)})
+        return descriptor_pool(maps)
+
+
+def turned(pixels: np.ndarray) -> np.ndarray:
+    """A batch of (N, H, W, 3) photos turned 90 degrees counter-clockwise (a view, not a copy)."""
+    return np.rot90(pixels, k=1, axes=(1, 2))
+
+
+def mid_level_layer(model, manifest: ModelManifest) -> str:
+    """The value whose map gives the descriptors: a known mid-level layer, else the feature output."""
+    produced = {out for node in model.graph.node for out in node.output}
+    return next((name for name in MID_LEVEL_LAYERS if name in produced), manifest.feature_output)
+
+
+class IndexingDescriptors:
+    """Both descriptors from the indexing pass itself (no second decode, no second upright pass).
+
+    The upright view is the mid-level map the indexing session returns as an extra output of the
+    forward pass that makes the search vector (``extra_output``); the turned view is one partial
+    forward pass (the graph cut at that layer) on the same decoded pixels turned 90 degrees.
+    The vectors land in the same embedding spaces ``update_descriptors`` fills, so a library
+    indexed this way has nothing left to prepare, and one indexed before is filled in by it.
+    """
+
+    def __init__(self, manifest: ModelManifest):
+        self.model = descriptor_model(manifest)
+        self.spec = self.model.spec
+        self.layer = self.spec.layer
+        self.spaces: dict[str, EmbeddingSpace] | None = None
+
+    @property
+    def extra_output(self) -> str | None:
+        """The mid-level value the indexing session must also return (None: the feature map)."""
+        return None if self.layer == self.model.manifest.feature_output else self.layer
+
+    def bind(self, store: Store) -> "IndexingDescriptors":
+        self.spaces = descriptor_spaces(store, self.spec)
+        return self
+
+    def compute(self, pixels: np.ndarray, maps: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """(upright, turned) descriptors of a batch, given the indexing pass's maps by name."""
+        return descriptor_pool(maps[self.layer]), self.model.run_turned(pixels)
 
 
 def descriptor_pool(maps: np.ndarray) -> np.ndarray:

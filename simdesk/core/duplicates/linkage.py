@@ -7,6 +7,8 @@ Pairs not listed count as dissimilar.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 DENSE_LINKAGE_LIMIT = 3000  # bigger connected parts use the greedy sparse variant
@@ -89,3 +91,43 @@ def _greedy_complete_linkage(ei, ej, es) -> list[list[int]]:
                 cluster_of[x] = big
             members[big].extend(members.pop(small))
     return [sorted(g) for g in members.values() if len(g) > 1]
+
+
+def star_groups(n: int, pair_i: np.ndarray, pair_j: np.ndarray, pair_s: np.ndarray,
+                apart: Callable[[int, int], bool] = lambda a, b: False) -> list[list[int]]:
+    """Groups (of 2+ indices) in which every member is linked to one centre, for verified copies.
+
+    A verified copy pair is one photo twice, so a group need not be a clique: an original's
+    mirrored copy and its blurred copy are both copies of it though they may not verify against
+    each other (complete linkage would split the original from one of them). Nor can a verified
+    pair chain two different photos through a third. Two photos for which ``apart(a, b)`` holds
+    (different exposures, "not duplicates") never share a group, linked or not. Greedy: the photo with the most remaining
+    links (then the highest total similarity, then the lowest index) takes its linked photos, the
+    most similar first, and so on while links remain.
+    """
+    neighbours: dict[int, dict[int, float]] = {}
+    for a, b, s in zip(pair_i.tolist(), pair_j.tolist(), pair_s.tolist()):
+        if a != b:
+            neighbours.setdefault(a, {})[b] = s
+            neighbours.setdefault(b, {})[a] = s
+    remaining = set(neighbours)
+    groups: list[list[int]] = []
+
+    def strength(node: int):
+        links = [s for m, s in neighbours[node].items() if m in remaining]
+        return len(links), sum(links), -node
+
+    while remaining:
+        centre = max(remaining, key=strength)
+        group = [centre]
+        for m, _ in sorted(((m, s) for m, s in neighbours[centre].items() if m in remaining),
+                           key=lambda item: (-item[1], item[0])):
+            if not any(apart(m, g) for g in group):
+                group.append(m)
+        if len(group) == 1:
+            remaining.discard(centre)
+            continue
+        groups.append(sorted(group))
+        remaining.difference_update(group)
+        remaining = {node for node in remaining if any(m in remaining for m in neighbours[node])}
+    return sorted(groups, key=lambda g: g[0])

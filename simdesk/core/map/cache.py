@@ -452,8 +452,8 @@ CLASSES_SQL = """
 """
 
 
-def migrate_to_5(db: sqlite3.Connection) -> None:
-    """Schema 5: the ``classes`` table."""
+def migrate_to_6(db: sqlite3.Connection) -> None:
+    """Schema 6: the ``classes`` table."""
     db.execute(CLASSES_SQL)
 
 

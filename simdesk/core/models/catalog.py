@@ -56,6 +56,15 @@ class ModelManifest:
     directory: Path | None = field(default=None, compare=False)
 
     @property
+    def space_key(self) -> str:
+        """How pixels reach the model, as part of every embedding space's key: the resize mode,
+        and the normalisation (re-importing with another --mean/--std is another space)."""
+        def nums(values) -> str:
+            return ",".join(f"{float(v):g}" for v in values)
+
+        return f"{self.resize_mode};mean={nums(self.mean)};std={nums(self.std)}"
+
+    @property
     def onnx_path(self) -> Path:
         assert self.directory is not None
         return self.directory / ONNX_NAME

@@ -18,9 +18,11 @@ import http.client
 import os
 import re
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -41,6 +43,18 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"bytes\s+\*/(\d+)", re.IGNORECASE)
 
 _Report = Callable[[int, int | None], None]  # (bytes done, bytes in all or None), inside this module
+
+# Limits on the whole transfer (the socket timeout only bounds each read, so a server dripping
+# one byte a second would never time out): fewer than STALL_BYTES in STALL_SECONDS is a stall;
+# with no known size, no file is taken past MAX_DOWNLOAD_BYTES (model weights are well under it).
+STALL_SECONDS = 60.0
+STALL_BYTES = 64 * 1024
+MAX_DOWNLOAD_BYTES = 2 << 30
+# Hosts a download may be redirected to besides its own (the catalog's weights live there).
+TRUSTED_REDIRECT_HOSTS = frozenset({
+    "download.pytorch.org", "github.com", "objects.githubusercontent.com",
+    "release-assets.githubusercontent.com", "huggingface.co", "cdn-lfs.huggingface.co",
+})
 
 
 class DownloadError(Exception):
@@ -71,6 +85,9 @@ def download(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     timeout: float = 30.0,
+    max_size: int | None = None,
+    stall_seconds: float | None = None,
+    stall_bytes: int | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` (resuming a previous ``.part``) and verify it.
 
@@ -83,6 +100,11 @@ def download(
     ``cancel`` is checked between chunks (``Cancelled``; the ``.part`` is kept). ``timeout`` bounds each socket
     operation (connect, each read), not the whole transfer.
 
+    ``max_size`` (default MAX_DOWNLOAD_BYTES) caps a download of unknown size;
+    ``stall_seconds``/``stall_bytes`` (default STALL_*) end a transfer that
+    brings fewer bytes than that in that long. Redirects are followed only to
+    the URL's own host or TRUSTED_REDIRECT_HOSTS, and never from https to http.
+
     An existing ``dest`` is overwritten; callers that want to skip a download
     already present should check first. Returns ``dest``.
 
@@ -94,6 +116,11 @@ def download(
     with _local_file_errors("create folder", dest.parent):
         dest.parent.mkdir(parents=True, exist_ok=True)
     host = urllib.parse.urlsplit(url).hostname or url
+    limits = _Limits(
+        expected_size if expected_size is not None else (MAX_DOWNLOAD_BYTES if max_size is None else max_size),
+        STALL_SECONDS if stall_seconds is None else stall_seconds,
+        STALL_BYTES if stall_bytes is None else stall_bytes,
+    )
 
     def report(done: int, total: int | None) -> None:
         if progress is not None:
@@ -110,7 +137,10 @@ def download(
         # A previous run got every byte but did not finish verifying; no request needed.
         total: int | None = expected_size
     else:
-        total = _fetch_into(url, part, offset, host, expected_size, report, cancel, timeout)
+        if offset > limits.max_size:
+            part.unlink(missing_ok=True)
+            offset = 0
+        total = _fetch_into(url, part, offset, host, expected_size, report, cancel, timeout, limits)
 
     done = part.stat().st_size
     if total is not None and done < total:
@@ -137,8 +167,10 @@ def _fetch_into(
     report: _Report,
     cancel: threading.Event | None,
     timeout: float,
+    limits: "_Limits",
 ) -> int | None:
     """Stream the remainder of ``url`` into ``part``; return the total size if known."""
+    opener = urllib.request.build_opener(_TrustedRedirects(url))
     # At most two attempts: the second only after a 416 told us our part is unusable.
     for attempt in range(2):
         check(cancel)
@@ -146,16 +178,27 @@ def _fetch_into(
         if offset > 0:
             request.add_header("Range", f"bytes={offset}-")
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
+            with opener.open(request, timeout=timeout) as response:
                 start, total = _resume_position(response, offset)
                 _check_size(total, expected_size)
+                if total is not None and total > limits.max_size:
+                    raise DownloadError(
+                        f"{host} announces {total:,} bytes, more than the {limits.max_size:,} "
+                        "a model download may take")
                 if start == 0 and offset > 0:
                     # The server ignored Range (plain 200): start over from byte 0.
                     offset = 0
                 with _local_file_errors("write", part):
                     file = open(part, "ab" if offset > 0 else "wb")
                 with file:
-                    _stream(response, file, offset, total, report, cancel)
+                    try:
+                        _stream(response, file, offset, total, report, cancel, limits)
+                    except _TooLarge:
+                        file.close()
+                        part.unlink(missing_ok=True)
+                        raise DownloadError(
+                            f"download from {host} passed {limits.max_size:,} bytes, more than a "
+                            "model download may take; stopped") from None
                     with _local_file_errors("write", part):
                         file.flush()
                         os.fsync(file.fileno())  # the bytes are on disk before we rename
@@ -224,12 +267,24 @@ def _stream(
     total: int | None,
     report: _Report,
     cancel: threading.Event | None,
+    limits: "_Limits | None" = None,
 ) -> None:
     """Copy the response body to ``file``; the caller makes the final progress call."""
     report(done, total)
     last_reported = done
+    window_start, window_done = time.monotonic(), done
     while True:
         check(cancel)
+        if limits is not None:
+            now = time.monotonic()
+            if now - window_start >= limits.stall_seconds:
+                if done - window_done < limits.stall_bytes:
+                    raise DownloadError(
+                        f"download stalled: only {done - window_done:,} bytes in the last "
+                        f"{limits.stall_seconds:g} s; try again to resume")
+                window_start, window_done = now, done
+            if done > limits.max_size:
+                raise _TooLarge()
         # read1: return what has arrived (one socket read) instead of waiting for a
         # full chunk, so cancel stays prompt on slow links and a timeout loses nothing.
         chunk = response.read1(READ_CHUNK_SIZE)
@@ -241,6 +296,35 @@ def _stream(
         if done - last_reported >= PROGRESS_INTERVAL:
             report(done, total)
             last_reported = done
+
+
+@dataclass(frozen=True)
+class _Limits:
+    max_size: int
+    stall_seconds: float
+    stall_bytes: int
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _TrustedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the URL's own host or a trusted one, never https -> http."""
+
+    def __init__(self, url: str) -> None:
+        self.origin = urllib.parse.urlsplit(url)
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
+        host = target.hostname or ""
+        same = host == self.origin.hostname and target.port == self.origin.port
+        if not (same or host in TRUSTED_REDIRECT_HOSTS) or target.scheme not in ("http", "https") or (
+                self.origin.scheme == "https" and target.scheme != "https"):
+            raise DownloadError(
+                f"{self.origin.hostname} redirected the download to {target.scheme}://{host}, "
+                "which is not a trusted host; not followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 @contextlib.contextmanager

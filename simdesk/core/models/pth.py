@@ -34,6 +34,30 @@ _LEGACY_PROTOCOL_VERSION = 1001
 _ZIP_SIGNATURE = b"PK\x03\x04"
 _PICKLE_PROTO_OPCODE = 0x80
 _MAX_BROADCAST_ELEMENTS = 1 << 26  # larger tensors must be backed by a storage as large
+# Bounds on the whole file, checked before anything is allocated: the storages a checkpoint
+# declares, and the arrays it would expand to, can be no larger than a few times the file itself
+# (torch stores records uncompressed; slack for float16 -> float32 and a re-compressed zip), nor
+# than an absolute cap. Without them a 4 MB zip-bomb record inflates to gigabytes, and a few
+# broadcast tensors of under the per-tensor cap each add up to gigabytes.
+_MAX_EXPANSION = 8
+_EXPANSION_SLACK = 16 << 20
+_MAX_TOTAL_BYTES = 4 << 30
+_MAX_PICKLE_BYTES = 64 << 20  # data.pkl holds names and shapes, never weights
+
+
+class _Budget:
+    def __init__(self, file_size: int, what: str) -> None:
+        self.limit = min(_MAX_TOTAL_BYTES, _MAX_EXPANSION * file_size + _EXPANSION_SLACK)
+        self.used = 0
+        self.what = what
+
+    def take(self, nbytes: int) -> None:
+        self.used += max(0, nbytes)
+        if self.used > self.limit:
+            raise PthError(
+                f"the checkpoint declares more {self.what} than a file of its size can hold "
+                f"(over {self.limit} bytes): corrupt or a decompression bomb"
+            )
 
 
 class PthError(Exception):
@@ -319,10 +343,12 @@ def _allowed_global(module: str, name: str) -> Any:
 class _RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that can build tensors and nothing else."""
 
-    def __init__(self, file: BinaryIO, storages: dict[str, _Storage], read_zip_record=None):
+    def __init__(self, file: BinaryIO, storages: dict[str, _Storage], read_zip_record=None,
+                 budget: "_Budget | None" = None):
         super().__init__(file, encoding="latin1")  # latin1: Python 2 checkpoints' byte strings
         self._storages = storages
         self._read_zip_record = read_zip_record  # zip format: fetch a storage's bytes by key
+        self._budget = budget  # the storage bytes all references together may declare
 
     def find_class(self, module: str, name: str) -> Any:
         allowed = _allowed_global(module, name)
@@ -352,6 +378,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
         storage = self._storages.get(key)
         if storage is None:
             storage = _Storage(key, storage_type.dtype, numel)
+            if self._budget is not None:
+                self._budget.take(numel * storage_type.dtype.itemsize)
             if self._read_zip_record is not None:
                 storage.data = self._read_zip_record(key, numel * storage_type.dtype.itemsize)
             self._storages[key] = storage
@@ -368,7 +396,18 @@ class _RestrictedUnpickler(pickle.Unpickler):
 # --- the two container formats ----------------------------------------------------------------
 
 
+def _read_member(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A zip member's first ``limit`` bytes at most, refusing a member declared larger than that."""
+    info = archive.getinfo(name)
+    if info.file_size > limit:
+        raise PthError(f"the zip member {name!r} is declared larger than it can be "
+                       f"({info.file_size} bytes): corrupt or a decompression bomb")
+    with archive.open(info) as member:
+        return member.read(limit)
+
+
 def _load_zip(data: bytes) -> Any:
+    budget = _Budget(len(data), "storage data")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
@@ -379,25 +418,30 @@ def _load_zip(data: bytes) -> Any:
         raise PthError("not a PyTorch checkpoint: the zip holds no '<folder>/data.pkl'")
     prefix = pickles[0][: -len("data.pkl")]
     byteorder_name = prefix + "byteorder"
-    big_endian = byteorder_name in names and archive.read(byteorder_name).strip() == b"big"
+    big_endian = byteorder_name in names and _read_member(archive, byteorder_name, 64).strip() == b"big"
 
     def read_record(key: str, expected_bytes: int) -> bytes:
         record_name = f"{prefix}data/{key}"
         if record_name not in names:
             raise PthError(f"storage record {record_name!r} is missing (corrupt checkpoint)")
-        record = archive.read(record_name)
+        if archive.getinfo(record_name).file_size < expected_bytes:
+            raise PthError(f"storage record {record_name!r} is truncated")
+        record = _read_member(archive, record_name, expected_bytes)  # within the budget, taken first
         if len(record) < expected_bytes:
             raise PthError(f"storage record {record_name!r} is truncated")
         return record
 
     storages: dict[str, _Storage] = {}
-    root = _RestrictedUnpickler(io.BytesIO(archive.read(pickles[0])), storages, read_record).load()
+    pickle_bytes = _read_member(archive, pickles[0], min(_MAX_PICKLE_BYTES, budget.limit))
+    root = _RestrictedUnpickler(io.BytesIO(pickle_bytes), storages, read_record, budget).load()
     if big_endian:
         _byteswap_storages(storages)
     return root
 
 
-def _load_legacy(stream: BinaryIO) -> Any:
+def _load_legacy(stream: BinaryIO, file_size: int) -> Any:
+    budget = _Budget(file_size, "storage data")
+
     def next_pickle() -> Any:
         return _RestrictedUnpickler(stream, {}).load()
 
@@ -423,6 +467,7 @@ def _load_legacy(stream: BinaryIO) -> Any:
             raise PthError("the checkpoint is truncated (storage data missing)")
         numel = int.from_bytes(header, "little" if little_endian else "big")
         nbytes = numel * storage.dtype.itemsize
+        budget.take(nbytes)
         storage.data = stream.read(nbytes)
         if len(storage.data) != nbytes:
             raise PthError("the checkpoint is truncated (storage data cut short)")
@@ -484,10 +529,15 @@ def load_pth(path: str | os.PathLike) -> dict[str, np.ndarray]:
         if data.startswith(_ZIP_SIGNATURE):
             root = _load_zip(data)
         elif data[0] == _PICKLE_PROTO_OPCODE:
-            root = _load_legacy(io.BytesIO(data))
+            root = _load_legacy(io.BytesIO(data), len(data))
         else:
             raise PthError("not a PyTorch checkpoint (neither a zip nor a pickle)")
         state_dict = _find_state_dict(root)
+        tensors = [v for v in state_dict.values() if isinstance(v, _PendingTensor)]
+        output = _Budget(len(data), "tensor data")  # all tensors together, before any is expanded
+        for tensor in tensors:
+            if all(n >= 0 for n in tensor.size):
+                output.take(math.prod(tensor.size) * max(tensor.dtype.itemsize, 4))
         arrays = {
             str(key): value.materialize()
             for key, value in state_dict.items()
