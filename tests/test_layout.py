@@ -410,3 +410,18 @@ def test_region_labels_name_dense_regions():
         assert np.linalg.norm(np.array([lab.x, lab.y]) - centres[k]) < 0.1
     assert max(lab.level for lab in labels) > 0  # finer captions for closer in
     assert region_labels(pos, np.full(750, -1)) == []
+
+
+def test_captions_naming_the_same_two_classes_in_either_order_are_one_region():
+    from simdesk.core.map.labels import _merge, same_classes
+
+    assert same_classes("tabby cat / Egyptian cat", "Egyptian cat / tabby cat")
+    assert not same_classes("tabby cat", "tabby cat / Egyptian cat")
+    pos = np.array([[0.0, 0.0], [0.01, 0.0], [0.02, 0.0], [0.03, 0.0], [0.04, 0.0]])
+    regions = [("Egyptian cat / tabby cat", np.array([0, 1]), 0.8),
+               ("tabby cat / Egyptian cat", np.array([2, 3, 4]), 0.6)]
+    merged = _merge(regions, pos, reach=0.1)
+    assert len(merged) == 1
+    text, members, share = merged[0]
+    assert text == "tabby cat / Egyptian cat"  # the larger region's order
+    assert sorted(members) == [0, 1, 2, 3, 4] and abs(share - 0.68) < 1e-9

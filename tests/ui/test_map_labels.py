@@ -109,3 +109,22 @@ def test_a_model_without_classifier_says_so(qtbot, map_app, models_dir):  # noqa
     qtbot.waitUntil(lambda: not page.is_busy(), timeout=20_000)
     assert page.data.labels is None
     assert "no region labels" in page.toolbar.info.text()
+
+
+def test_a_caption_is_not_repeated_close_by_and_stays_inside_the_view(map_view):  # noqa: F811
+    from simdesk.core.map.labels import RegionLabel
+
+    view, layout, groups = map_view
+    view.fit_all(animate=False)
+    x0, y0 = view.state.offset
+    s = view.state.scale
+
+    def at(px, py, text, count):  # a caption whose centre is at this screen point
+        return RegionLabel(0, (px - x0) / s, (py - y0) / s, text, count, 0.9, 0.2)
+
+    view.set_region_labels({"tsne": [at(300, 200, "tabby cat", 50), at(330, 260, "tabby cat", 20),
+                                     at(4, 100, "American Staffordshire terrier", 10)]})
+    view.set_show_labels(True)
+    view.repaint()
+    assert view.drawn_labels.count("tabby cat") == 1
+    assert "American Staffordshire terrier" in view.drawn_labels  # moved in, not cut or dropped

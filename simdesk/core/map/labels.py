@@ -148,7 +148,8 @@ def _caption(member_classes: np.ndarray, names) -> tuple[str | None, float]:
 
 
 def _merge(regions, positions, reach: float):
-    """Regions of one level with the same caption and centres within ``reach``: one region."""
+    """Regions of one level with the same caption (the same classes, in either order) and centres
+    within ``reach``: one region."""
     centres = [positions[m].mean(axis=0) for _, m, _ in regions]
     parent = list(range(len(regions)))
 
@@ -160,7 +161,8 @@ def _merge(regions, positions, reach: float):
 
     for i in range(len(regions)):
         for j in range(i + 1, len(regions)):
-            if regions[i][0] == regions[j][0] and np.linalg.norm(centres[i] - centres[j]) <= reach:
+            if (same_classes(regions[i][0], regions[j][0])
+                    and np.linalg.norm(centres[i] - centres[j]) <= reach):
                 parent[find(j)] = find(i)
     groups: dict[int, list[int]] = {}
     for i in range(len(regions)):
@@ -169,5 +171,12 @@ def _merge(regions, positions, reach: float):
     for members in groups.values():
         idx = np.concatenate([regions[i][1] for i in members])
         share = sum(regions[i][2] * len(regions[i][1]) for i in members) / len(idx)
-        merged.append((regions[members[0]][0], idx, share))
+        largest = max(members, key=lambda i: len(regions[i][1]))  # its order of the two names
+        merged.append((regions[largest][0], idx, share))
     return merged
+
+
+def same_classes(a: str, b: str) -> bool:
+    """Whether two captions name the same classes ("tabby cat / Egyptian cat" is "Egyptian cat /
+    tabby cat")."""
+    return set(a.split(" / ")) == set(b.split(" / "))
