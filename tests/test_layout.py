@@ -20,7 +20,7 @@ from simdesk.core.map.layout import (
 from simdesk.core.map.cache import MapScope
 from simdesk.core.progress import Cancelled
 
-# Small and quick: 250 exaggerated iterations (scikit-learn's minimum) + 50, a perplexity for ~100 points.
+# Small and quick: 100 exaggerated iterations + 200, a perplexity for ~100 points.
 FAST = LayoutParams(max_iter=300, perplexity=10.0, refine_iter=20)
 GROUP_COLOURS = {"red": (200, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 210)}
 
@@ -330,3 +330,98 @@ def test_cancelled_colouring_keeps_what_it_computed(library):
     with pytest.raises(Cancelled):
         layout_cache.average_colours(library.store, hashes, progress=progress, cancel=cancel)
     assert len(library.store.thumbnail_colours(hashes)) == 1000
+
+
+# -- openTSNE, public API only --------------------------------------------------------------------
+
+
+def test_layout_uses_no_private_tsne_api():
+    import inspect
+
+    from simdesk.core.map import layout
+
+    source = inspect.getsource(layout)
+    for private in ("_t_sne", "_gradient_descent", "_kl_divergence_bh", "_N_ITER_CHECK",
+                    "sklearn.manifold"):
+        assert private not in source
+
+
+def test_cancel_stops_placing():
+    x, labels = clusters([30, 30, 30], seed=5)
+    ref_coords = np.array([[0, 0], [40, 0], [0, 40]], dtype=np.float32)[labels]
+    cancel = threading.Event()
+    from simdesk.core.map.layout import Reporter
+
+    def progress(p):
+        if p.phase == "refining" and p.done > 0:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        place_points(x, ref_coords, x[:10], k=8, refine_iter=50,
+                     report=Reporter(progress, cancel))
+
+
+def test_one_layout_for_scopes_that_hold_the_same_photos(library, monkeypatch):
+    fill_library(library, {"red": 30, "green": 30}, root="/photos")
+    folder = library.map_layout(MapScope.folder("/photos"), params=FAST)
+    assert folder.source == "computed"
+    real = layout_cache.compute_layout
+    monkeypatch.setattr(layout_cache, "compute_layout",
+                        lambda *a, **k: pytest.fail("the same photos were laid out again"))
+    whole = library.map_layout(params=FAST)  # the library holds exactly the folder's photos
+    assert whole.source == "cache" and whole.reused_from == "folder /photos"
+    assert np.array_equal(whole.coords, folder.coords)
+    assert library.map_layout(params=FAST).source == "cache"  # now kept as its own
+    monkeypatch.setattr(layout_cache, "compute_layout", real)
+    sub = library.map_layout(MapScope.folder("/photos/red"), params=FAST)  # fewer photos: its own
+    assert sub.reused_from == ""
+
+
+def test_photo_classes_are_computed_once_and_kept(library):
+    from simdesk.core.map.labels import class_names
+
+    groups = fill_library(library, {"red": 5, "green": 5})
+    ids = [i for g in groups.values() for i in g]
+    first = library.map_classes(ids)
+    assert first.shape == (10,) and (first >= 0).all()  # the tiny model has a 10-class head
+    assert len(class_names()) == 1000 and class_names()[281] == "tabby cat"
+    assert class_names()[388] == "giant panda" and class_names()[207] == "golden retriever"
+    count = library.store.connection.execute("SELECT count(*) FROM classes").fetchone()[0]
+    assert count == 10
+    library._embedders.clear()
+    library.embedder = lambda: pytest.fail("classified again")
+    assert np.array_equal(library.map_classes(ids), first)
+
+
+def test_region_labels_name_dense_regions():
+    from simdesk.core.map.labels import region_labels
+
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.2, 0.2], [0.8, 0.25], [0.5, 0.8]])
+    groups = np.repeat(np.arange(3), 250)
+    pos = centres[groups] + rng.normal(size=(750, 2)) * 0.04
+    classes = np.array([281, 388, 207])[groups]
+    classes[::10] = 999  # some photos get another class: the region is still named
+    labels = region_labels(pos, classes)
+    coarse = [lab for lab in labels if lab.level == 0]
+    assert sorted(lab.text for lab in coarse) == ["giant panda", "golden retriever", "tabby cat"]
+    for lab in coarse:  # each caption sits in its cluster
+        k = ["tabby cat", "giant panda", "golden retriever"].index(lab.text)
+        assert np.linalg.norm(np.array([lab.x, lab.y]) - centres[k]) < 0.1
+    assert max(lab.level for lab in labels) > 0  # finer captions for closer in
+    assert region_labels(pos, np.full(750, -1)) == []
+
+
+def test_captions_naming_the_same_two_classes_in_either_order_are_one_region():
+    from simdesk.core.map.labels import _merge, same_classes
+
+    assert same_classes("tabby cat / Egyptian cat", "Egyptian cat / tabby cat")
+    assert not same_classes("tabby cat", "tabby cat / Egyptian cat")
+    pos = np.array([[0.0, 0.0], [0.01, 0.0], [0.02, 0.0], [0.03, 0.0], [0.04, 0.0]])
+    regions = [("Egyptian cat / tabby cat", np.array([0, 1]), 0.8),
+               ("tabby cat / Egyptian cat", np.array([2, 3, 4]), 0.6)]
+    merged = _merge(regions, pos, reach=0.1)
+    assert len(merged) == 1
+    text, members, share = merged[0]
+    assert text == "tabby cat / Egyptian cat"  # the larger region's order
+    assert sorted(members) == [0, 1, 2, 3, 4] and abs(share - 0.68) < 1e-9

@@ -106,6 +106,13 @@ def main() -> int:
     return 0
 
 
+def loading(view) -> bool:
+    """Whether the canvas's thumbnail loader still has requests queued, a batch running, or
+    decoded images not yet turned into pixmaps."""
+    thumbs = view._thumbs
+    return thumbs is not None and bool(thumbs._queued or thumbs._loading or thumbs._inbox)
+
+
 def capture_canvas(library, layout, out: Path) -> None:
     """The map canvas at 1400x900, zoomed in between two clusters, the pointer on a photo."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -139,10 +146,10 @@ def capture_canvas(library, layout, out: Path) -> None:
         view.repaint()
         app.processEvents()
         time.sleep(0.05)
-        if view._loader is None or not view._loader._pending:
+        if not loading(view):
             view.repaint()
             app.processEvents()
-            if view._loader is None or not view._loader._pending:
+            if not loading(view):
                 break
     screen = view.screen_positions()
     inside = np.flatnonzero((np.abs(screen - [700, 450]) < [250, 200]).all(axis=1))

@@ -645,6 +645,19 @@ class Library:
         return average_colours(self.store, photos.content_hashes, progress=progress,
                                cancel=cancel, cache=cache)
 
+    def map_classes(self, photo_ids, *, progress=None, cancel: threading.Event | None = None):
+        """(N,) top ImageNet class of each photo (-1 unknown) for the map's region captions, or
+        None when the model has no classifier head. Classified from the thumbnails when first
+        needed, then kept in the library."""
+        from simdesk.core.map.cache import photo_classes
+
+        manifest = load_model(self.model_name, verify=False)
+        if not manifest.logits_output:
+            return None
+        photos = self.map_photos(photo_ids)
+        return photo_classes(self.store, manifest, self.embedder, photos.content_hashes,
+                             progress=progress, cancel=cancel)
+
     def export_map(self, out, layout=None, *, mode: str = "tsne", size: int = 2400,
                    colour_by: str | None = None, style: str = "auto", tile: int | None = None,
                    title: str | None = None, progress=None, cancel: threading.Event | None = None):

@@ -27,7 +27,7 @@ from simdesk.core.paths import folder_prefix
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -244,8 +244,14 @@ def _migrate_to_3(db: sqlite3.Connection) -> None:
 
 # MIGRATIONS[n] brings a database from version n to n + 1. Append, never edit. A feature's own
 # tables are migrated by the module that owns their SQL.
+def _migrate_to_6(db: sqlite3.Connection) -> None:
+    from simdesk.core.map.cache import migrate_to_6  # the map's classes table (imports the store)
+
+    migrate_to_6(db)
+
+
 MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3, duplicate_facts.migrate_to_4,
-              duplicate_decisions.migrate_to_5]
+              duplicate_decisions.migrate_to_5, _migrate_to_6]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 

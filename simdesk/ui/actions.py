@@ -39,6 +39,7 @@ class PhotoActions(QObject):
     similar_requested = Signal(str)
     similar_many_requested = Signal(list)  # several photos: those like all of them
     preview_requested = Signal(str)
+    map_requested = Signal(str)  # "Show on map": the path of the photo to centre
 
     def __init__(self, controller: AppController, window: QWidget):
         super().__init__(window)
@@ -60,6 +61,9 @@ class PhotoActions(QObject):
         preview = menu.addAction("Preview")
         preview.setShortcut(QKeySequence("Space"))
         preview.triggered.connect(lambda: self.preview_requested.emit(first))
+        on_map = menu.addAction("Show on map")
+        on_map.setToolTip("Centre this photo on the cluster map and ring it")
+        on_map.triggered.connect(lambda: self.map_requested.emit(first))
         menu.addSeparator()
         open_action = menu.addAction("Open" if len(paths) == 1 else f"Open {len(paths)} photos")
         open_action.setShortcut(QKeySequence("Ctrl+O"))

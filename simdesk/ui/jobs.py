@@ -11,6 +11,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 
 from simdesk.core.library import Library
+from simdesk.core.map.labels import region_labels
 from simdesk.core.progress import Progress
 from simdesk.ui.tasks import Job
 
@@ -78,6 +79,9 @@ class MapData:
     colours: np.ndarray | None = None  # (N, 3) uint8
     gridded: bool = False  # the tidy grid is computed already (layout.grid())
     seconds: float = 0.0  # how long the layout took
+    classes: np.ndarray | None = None  # (N,) top ImageNet class per photo; None: no classifier
+    labels: dict | None = None  # mode -> [labels.RegionLabel], the region captions
+    no_labels: str = ""  # why there are none (a model without a classifier head)
 
 
 class MapLayoutJob(Job):
@@ -117,7 +121,17 @@ class MapLayoutJob(Job):
         except RuntimeError:  # the Qt object is gone: the app is closing
             pass
         colours = library.map_colours(layout.photo_ids, progress=progress, cancel=cancel)
-        return dataclasses.replace(data, colours=colours)
+        classes = library.map_classes(layout.photo_ids, progress=progress, cancel=cancel)
+        labels, no_labels = None, ""
+        if classes is None:
+            no_labels = f"no region labels: {library.model_name} has no classifier head"
+        else:
+            labels = {"tsne": region_labels(layout.positions("tsne"), classes)}
+            if gridded or self.grid:
+                layout.grid()
+                labels["grid"] = region_labels(layout.positions("grid"), classes)
+        return dataclasses.replace(data, colours=colours, classes=classes, labels=labels,
+                                   no_labels=no_labels)
 
     def thread_exit(self) -> None:
         self.library.close()  # this thread's database connection

@@ -163,6 +163,7 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.map_page.similar_requested.connect(self.show_similar)
         self.map_page.preview_requested.connect(self.preview)
         self.map_page.menu_requested.connect(self.photo_menu)
+        self.actions_.map_requested.connect(self.show_on_map)
         self.map_page.open_requested.connect(self.actions_.open)
         self.map_page.show_in_folder_requested.connect(self.actions_.show_in_folder)
         self.map_page.trash_requested.connect(self.actions_.trash)
@@ -394,10 +395,24 @@ class MainWindow(PersistentGeometry, QMainWindow):
         self.open_map(MapScope.photos(ids + select),
                       f"Map of photos similar to {names(self.similar.queries)}", select)
 
-    def open_map(self, scope: MapScope, title: str, select=()) -> None:
+    def open_map(self, scope: MapScope, title: str, select=(), highlight=None) -> None:
         self._go_to(self.map_page)
-        self.map_page.show_scope(scope, title, select)
+        self.map_page.show_scope(scope, title, select, highlight=highlight)
         self.map_page.canvas.setFocus()
+
+    def show_on_map(self, path: str) -> None:
+        """ "Show on map": the photo centred and ringed, on the map shown if it holds the photo,
+        else on the map of the whole library."""
+        record = self.controller.library.store.photo_by_path(path)
+        if record is None:
+            self.statusBar().showMessage(f"{os.path.basename(path)} is not in the library.", 5000)
+            return
+        page = self.map_page
+        data = page.data
+        if data is not None and data.scope == page.scope and data.layout.row_of(record.id) is not None:
+            self.open_map(page.scope, page.title_text, highlight=record.id)
+        else:
+            self.open_map(MapScope.all(), "Map of the whole library", highlight=record.id)
 
     # -- photos --------------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ PHASES = {
     "refining": "refining",
     "grid": "tidy grid",
     "colours": "reading colours",
+    "classes": "naming regions",
     "rendering": "drawing",
     "done": "finishing",
 }
@@ -118,6 +119,7 @@ class MapPage(QWidget):
         self.job: MapLayoutJob | None = None
         self.export_job: ExportMapJob | None = None
         self._select: tuple[int, ...] = ()
+        self._highlight: int | None = None  # a photo to centre once its map is shown
         self._stale = False
         self._paths_by_id: dict[int, str] = {}
         mode = settings_value(settings, "map/mode", "tsne", str)
@@ -133,6 +135,8 @@ class MapPage(QWidget):
         bar.colour_combo.currentIndexChanged.connect(
             lambda _: self.set_colour_by(bar.colour_combo.currentData() or None))
         bar.fit_action.triggered.connect(lambda: self.canvas.fit_all())
+        bar.labels_action.toggled.connect(self.set_show_labels)
+        bar.lasso_action.toggled.connect(lambda on: self.canvas.set_lasso_mode(on))
         bar.recompute_action.triggered.connect(self.recompute)
         bar.export_view_action.triggered.connect(self.export_view)
         bar.export_map_action.triggered.connect(self.export_map)
@@ -140,6 +144,10 @@ class MapPage(QWidget):
         # -- the canvas, or a line saying why there is none yet
         self.canvas = MapCanvas(controller.library, self, mode=self.mode)
         self.canvas.set_colour_by(colour or None)
+        show_labels = settings_value(settings, "map/labels", True, bool)
+        self.canvas.set_show_labels(show_labels)
+        bar.labels_action.setChecked(show_labels)
+        self.canvas.lassoModeChanged.connect(bar.lasso_action.setChecked)
         self.placeholder = QLabel(self)
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.placeholder.setWordWrap(True)
@@ -181,12 +189,14 @@ class MapPage(QWidget):
 
     # -- what is shown -------------------------------------------------------------------------
 
-    def show_scope(self, scope, title: str, select=()) -> None:
+    def show_scope(self, scope, title: str, select=(), highlight: int | None = None) -> None:
         """Show the map of ``scope``: at once if it is the one shown (and the library has not
         changed since), else laid out (or read from the library's cache) on a worker.
-        ``select``: photo ids to select once it is shown (a similar-photos query)."""
+        ``select``: photo ids to select once it is shown (a similar-photos query);
+        ``highlight``: a photo to centre, select and ring ("Show on map")."""
         self.title_text = title
         self._select = tuple(int(i) for i in select)
+        self._highlight = None if highlight is None else int(highlight)
         current = (self.scope == scope and self.job is not None) or (
             self.data is not None and self.data.scope == scope and not self._stale)
         self.scope = scope
@@ -198,6 +208,7 @@ class MapPage(QWidget):
                 self.stack.setCurrentWidget(self.canvas)
                 if self._select:
                     self.canvas.set_selected_ids(self._select)
+                self._apply_highlight()
             else:
                 self._show_placeholder(self._empty_text())
         self._update_header()
@@ -276,6 +287,7 @@ class MapPage(QWidget):
         if same_scope and _same_layout(old, data):
             # Nothing moved (a rescan that found nothing, a cache hit): keep the view as it is.
             data.layout, data.colours = old.layout, old.colours
+            data.classes, data.labels, data.no_labels = old.classes, old.labels, old.no_labels
             data.gridded = data.gridded or old.gridded
             self.data = data
         else:
@@ -294,18 +306,28 @@ class MapPage(QWidget):
             elif self.canvas.mode != self.mode:
                 self.canvas.set_mode(self.mode)
         self.stack.setCurrentWidget(self.canvas)
+        self._apply_highlight()
         self._update_header()
         if self.isVisible():
             self.canvas.setFocus()
         self.map_shown.emit()
+
+    def _apply_highlight(self) -> None:
+        if self._highlight is not None and self.canvas.highlight_photo(
+                self._highlight, animate=self.isVisible()):
+            self._highlight = None
 
     def _coloured(self, job: MapLayoutJob, data: MapData) -> None:
         if job is not self.job or self.data is None or data.colours is None:
             return
         if np.array_equal(self.data.layout.photo_ids, data.layout.photo_ids):
             self.data.colours = data.colours
+            self.data.classes, self.data.labels = data.classes, data.labels
+            self.data.no_labels = data.no_labels
             if self.canvas.map_layout() is self.data.layout:
                 self.canvas.set_colours(data.colours)
+                self.canvas.set_region_labels(data.labels or {})
+            self._update_info()
 
     def _failed(self, job: MapLayoutJob, exc: BaseException) -> None:
         if job is not self.job:
@@ -405,8 +427,30 @@ class MapPage(QWidget):
             return
         self.data.gridded = True
         self.status_message.emit("")
+        data = self.data
+        if data.classes is not None and data.labels is not None and "grid" not in data.labels:
+            from simdesk.core.map.labels import region_labels
+
+            classes = data.classes
+            self.controller.reads.run(
+                lambda: region_labels(layout.positions("grid"), classes),
+                on_result=lambda labels: self._grid_labels(layout, labels))
         if self.mode == "grid" and self.canvas.map_layout() is layout:
             self._switch_canvas("grid")
+
+    def _grid_labels(self, layout, labels) -> None:
+        if self.data is None or self.data.layout is not layout or self.data.labels is None:
+            return
+        self.data.labels = {**self.data.labels, "grid": labels}
+        if self.canvas.map_layout() is layout:
+            self.canvas.set_region_labels(self.data.labels)
+
+    def set_show_labels(self, show: bool) -> None:
+        """Region captions on or off (kept in the settings)."""
+        self.canvas.set_show_labels(show)
+        if self.toolbar.labels_action.isChecked() != bool(show):
+            self.toolbar.labels_action.setChecked(bool(show))
+        self.controller.settings.setValue("map/labels", bool(show))
 
     def set_colour_by(self, what: str | None) -> None:
         """None (each photo's own colours), "folder" or "date"."""
@@ -433,7 +477,9 @@ class MapPage(QWidget):
         layout = data.layout
         n = len(layout)
         parts = [f"{n:,} photo{'s' if n != 1 else ''}"]
-        if layout.source == "cache":
+        if layout.source == "cache" and layout.reused_from:
+            parts.append(f"same photos as the map of {layout.reused_from}: its layout reused")
+        elif layout.source == "cache":
             parts.append("layout kept in the library")
         elif layout.source == "updated":
             changes = []
@@ -447,6 +493,10 @@ class MapPage(QWidget):
         selected = len(self.canvas.selected_ids()) if self.canvas.map_layout() is layout else 0
         if selected:
             parts.append(f"{selected:,} selected")
+        if data.no_labels:
+            parts.append(data.no_labels)
+        elif data.labels is not None and not data.labels.get(self.canvas.mode, [1]):
+            parts.append("no region dense and alike enough to name")
         if self.job is not None:
             parts.append("updating…")
         self.toolbar.info.setText(" · ".join(parts))

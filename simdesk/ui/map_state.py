@@ -229,6 +229,28 @@ class MapState:
         inside = (s[:, 0] >= left) & (s[:, 0] <= right) & (s[:, 1] >= top) & (s[:, 1] <= bottom)
         return set(np.flatnonzero(inside).tolist())
 
+    def rows_in_polygon(self, points) -> set[int]:
+        """The rows whose centres lie inside a view polygon (a lasso: (x, y) pairs, closed
+        implicitly), by the even-odd rule."""
+        poly = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        if len(self.pos) == 0 or len(poly) < 3:
+            return set()
+        s = self.screen_positions()
+        lo, hi = poly.min(axis=0), poly.max(axis=0)
+        cand = np.flatnonzero((s[:, 0] >= lo[0]) & (s[:, 0] <= hi[0])
+                              & (s[:, 1] >= lo[1]) & (s[:, 1] <= hi[1]))
+        x, y = s[cand, 0], s[cand, 1]
+        inside = np.zeros(len(cand), dtype=bool)
+        x1, y1 = poly[:, 0], poly[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        for ax, ay, bx, by in zip(x1, y1, x2, y2):
+            crosses = (ay > y) != (by > y)
+            if not crosses.any():
+                continue
+            at = ax + (y - ay) * (bx - ax) / np.where(by != ay, by - ay, 1e-12)
+            inside ^= crosses & (x < at)
+        return set(cand[inside].tolist())
+
     def visible_rows(self, margin: float) -> np.ndarray:
         """The rows whose centres are in the view or within ``margin`` pixels of it."""
         screen = self.screen_positions()

@@ -18,7 +18,10 @@ view shows a layout computed elsewhere (``set_layout``; the app computes it with
 
 Mouse and keys: wheel or pinch zooms around the pointer, ``+``/``-`` zoom, ``0``/Home fits all,
 dragging or the arrow keys pan, a click selects (Ctrl toggles, Shift adds), Shift- or Ctrl-drag
-selects a rectangle, Escape clears, Ctrl+A selects all, a double click activates a photo.
+selects a rectangle, in lasso mode (``set_lasso_mode``, L) a drag selects what it encircles,
+Escape clears, Ctrl+A selects all, a double click activates a photo. Region captions
+(``set_region_labels``, from :mod:`simdesk.core.map.labels`) are drawn at a fixed text size,
+the coarse regions far out and finer ones closer in.
 Hovering shows a larger preview and the file name; the context menu offers similar photos, open,
 show in folder and move to Trash as signals for the app to carry out.
 """
@@ -31,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QWidget
 
 from simdesk.core.map.cache import MapLayout, MapPhotos
@@ -41,6 +44,10 @@ from simdesk.ui.thumbnails import ThumbnailLoader
 
 BACKGROUND = QColor(22, 22, 26)
 SELECTED = QColor(255, 200, 40)
+HIGHLIGHT = QColor(80, 220, 255)
+LABEL_REGION_PX = 90  # finest caption level whose regions are at least this wide on screen
+LABEL_REPEAT_REGIONS = 2.5  # the same caption again only this many region widths away
+LABEL_HIDE_PX = 150  # photos this big on screen: no captions (they would cover the photos)
 LEVELS = (32, 128, 256)  # thumbnail pixmap sizes; 256 is the size the library stores
 DOT_MAX_PX = 12  # photos smaller than this on screen are drawn as dots
 MAX_PIXMAPS = 2000  # more photos in view than this: dots, to keep frames fast
@@ -57,6 +64,7 @@ class MapView(QWidget):
     openRequested = Signal(list)  # paths
     showInFolderRequested = Signal(str)  # path
     trashRequested = Signal(list)  # photo ids
+    lassoModeChanged = Signal(bool)
 
     def __init__(self, library=None, parent=None, *, mode: str = "tsne",
                  thumbnail_source: Callable[[bytes], bytes | None] | None = None):
@@ -68,6 +76,12 @@ class MapView(QWidget):
         self._press: QPointF | None = None
         self._press_offset = np.zeros(2)
         self._band: QRectF | None = None
+        self._lasso: list[QPointF] | None = None
+        self.lasso_mode = False
+        self._labels: dict[str, list] = {}  # mode -> [RegionLabel]
+        self.show_labels = True
+        self._highlight: int | None = None  # a row shown by "Show on map"
+        self.drawn_labels: list[str] = []  # the captions of the last frame
         self._dragging = False
         self._thumbs: ThumbnailLoader | None = None
         self._status = ""
@@ -100,6 +114,8 @@ class MapView(QWidget):
         if photos is None and self.library is not None:
             photos = self.library.map_photos(layout.photo_ids)
         self._hover = None
+        self._highlight = None
+        self._labels = {}
         self._clear_pixmaps()
         self._status = "" if len(layout) else "No photos to show: index a folder first."
         self.state.set_layout(layout, photos, colours)
@@ -138,6 +154,37 @@ class MapView(QWidget):
     def legend(self) -> list[tuple[tuple[int, int, int], str]]:
         """(colour, label) pairs for the current colouring, for the app to show."""
         return self.state.legend()
+
+    # -- region captions, highlight ----------------------------------------------------------
+
+    def set_region_labels(self, labels: dict) -> None:
+        """Captions per mode: {"tsne": [RegionLabel], "grid": [...]} in the unit box of each."""
+        self._labels = dict(labels)
+        self.update()
+
+    def region_labels(self, mode: str | None = None) -> list:
+        return list(self._labels.get(mode or self.mode, []))
+
+    def set_show_labels(self, show: bool) -> None:
+        self.show_labels = bool(show)
+        self.update()
+
+    def highlight_photo(self, photo_id: int, item_px: float = 160.0, animate: bool = True) -> bool:
+        """Centre one photo, select it and ring it ("Show on map"); False if it is not here."""
+        layout = self.state.layout
+        row = layout.row_of(photo_id) if layout is not None else None
+        if row is None:
+            return False
+        self._set_selection({row})
+        self._highlight = row
+        self.zoom_to_photo(photo_id, item_px=item_px, animate=animate)
+        self.update()
+        return True
+
+    def highlighted_id(self) -> int | None:
+        if self._highlight is None or self.state.layout is None:
+            return None
+        return int(self.state.layout.photo_ids[self._highlight])
 
     # -- zoom and pan --------------------------------------------------------------------------
 
@@ -222,6 +269,18 @@ class MapView(QWidget):
             self.update()
             self.selectionChanged.emit(self.selected_ids())
 
+    def set_lasso_mode(self, on: bool) -> None:
+        """In lasso mode a left drag selects the photos it encircles (Shift adds) instead of
+        panning."""
+        self.lasso_mode = bool(on)
+        self.setCursor(Qt.CursorShape.CrossCursor) if on else self.unsetCursor()
+
+    def select_polygon(self, points, add: bool = False) -> None:
+        """Select the photos whose centres lie inside a polygon of widget points."""
+        pts = [(p.x(), p.y()) if isinstance(p, (QPointF, QPoint)) else tuple(p) for p in points]
+        rows = self.state.rows_in_polygon(pts)
+        self._set_selection(self.state.selected | rows if add else rows)
+
     def select_rect(self, rect: QRectF, add: bool = False) -> None:
         """Select the photos whose centres lie in a widget rectangle."""
         if len(self.state.pos) == 0:
@@ -274,7 +333,11 @@ class MapView(QWidget):
         elif key == Qt.Key.Key_Down:
             self.pan_by(0, -step)
         elif key == Qt.Key.Key_Escape:
+            self._highlight = None
             self._set_selection(set())
+        elif key == Qt.Key.Key_L and not mods:
+            self.set_lasso_mode(not self.lasso_mode)
+            self.lassoModeChanged.emit(self.lasso_mode)
         elif key == Qt.Key.Key_A and mods & Qt.KeyboardModifier.ControlModifier:
             self._set_selection(set(range(len(self.state.pos))))
         elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and len(self.state.selected) == 1:
@@ -288,7 +351,9 @@ class MapView(QWidget):
             self._press_offset = self.state.offset.copy()
             self._dragging = False
             mods = event.modifiers()
-            if event.button() == Qt.MouseButton.LeftButton and mods & (
+            if event.button() == Qt.MouseButton.LeftButton and self.lasso_mode:
+                self._lasso = [self._press]
+            elif event.button() == Qt.MouseButton.LeftButton and mods & (
                     Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier):
                 self._band = QRectF(self._press, self._press)
             event.accept()
@@ -301,7 +366,11 @@ class MapView(QWidget):
             moved = pos - self._press
             if abs(moved.x()) + abs(moved.y()) > 4:
                 self._dragging = True
-            if self._band is not None:
+            if self._lasso is not None:
+                if not self._lasso or (abs(pos.x() - self._lasso[-1].x())
+                                       + abs(pos.y() - self._lasso[-1].y())) >= 2:
+                    self._lasso.append(pos)
+            elif self._band is not None:
                 self._band = QRectF(self._press, pos)
             elif self._dragging:
                 self.state.offset = self._press_offset + np.array([moved.x(), moved.y()])
@@ -319,7 +388,9 @@ class MapView(QWidget):
         if self._press is None:
             return super().mouseReleaseEvent(event)
         mods = event.modifiers()
-        if self._band is not None and self._dragging:
+        if self._lasso is not None and self._dragging and len(self._lasso) >= 3:
+            self.select_polygon(self._lasso, add=bool(mods & Qt.KeyboardModifier.ShiftModifier))
+        elif self._band is not None and self._dragging:
             self.select_rect(self._band, add=bool(mods & Qt.KeyboardModifier.ShiftModifier))
         elif not self._dragging and event.button() == Qt.MouseButton.LeftButton:
             row = self._row_at(event.position())
@@ -331,8 +402,8 @@ class MapView(QWidget):
                     self._set_selection(self.state.selected | {row})
             else:
                 self._set_selection({row} if row is not None else set())
-        self._press, self._band, self._dragging = None, None, False
-        self.unsetCursor()
+        self._press, self._band, self._lasso, self._dragging = None, None, None, False
+        self.set_lasso_mode(self.lasso_mode)  # its cursor
         self.update()
 
     def mouseDoubleClickEvent(self, event) -> None:
@@ -396,6 +467,14 @@ class MapView(QWidget):
         else:
             level = self._paint_thumbnails(painter, screen, visible, size)
         self._paint_selection(painter, screen, visible, size)
+        self._paint_labels(painter, size)
+        if self._lasso is not None and len(self._lasso) > 1:
+            path = QPainterPath()
+            path.addPolygon(QPolygonF(self._lasso))
+            path.closeSubpath()
+            painter.setPen(QPen(SELECTED, 1.5, Qt.PenStyle.DashLine))
+            painter.setBrush(QColor(255, 200, 40, 40))
+            painter.drawPath(path)
         if self._band is not None:
             painter.setPen(QPen(SELECTED, 1, Qt.PenStyle.DashLine))
             painter.setBrush(QColor(255, 200, 40, 40))
@@ -482,6 +561,65 @@ class MapView(QWidget):
         painter.setPen(QPen(SELECTED, 2 if s < 40 else 3))
         for row in rows[:5000]:
             painter.drawRect(QRectF(screen[row, 0] - s / 2 - 1, screen[row, 1] - s / 2 - 1, s + 2, s + 2))
+        if self._highlight is not None and self._highlight in self.state.selected:
+            r = max(s, 16.0) * 0.75 + 6
+            painter.setPen(QPen(HIGHLIGHT, 3))
+            c = QPointF(screen[self._highlight, 0], screen[self._highlight, 1])
+            painter.drawEllipse(c, r, r)
+
+    def _label_level(self, labels: list) -> int | None:
+        """The finest caption level whose regions are at least LABEL_REGION_PX wide on screen."""
+        levels = sorted({lab.level for lab in labels})
+        chosen = None
+        for level in levels:
+            radius = next(lab.radius for lab in labels if lab.level == level)
+            if chosen is None or 2 * radius * self.state.scale >= LABEL_REGION_PX:
+                chosen = level
+        return chosen
+
+    def _paint_labels(self, painter: QPainter, size: float) -> None:
+        """The region captions of the zoom level: white text on a dark box, at a fixed size;
+        a caption that would overlap a larger region's is left out, and so is one naming the
+        same classes as a larger region's caption close by (LABEL_REPEAT_REGIONS region widths).
+        A caption near the edge is moved inside the view rather than cut."""
+        self.drawn_labels = []
+        labels = self._labels.get(self.mode) or []
+        if not self.show_labels or not labels or size >= LABEL_HIDE_PX:
+            return
+        level = self._label_level(labels)
+        w, h = self.width(), self.height()
+        font = QFont(self.font())
+        font.setBold(True)
+        from simdesk.core.map.labels import same_classes
+
+        taken: list[QRectF] = []
+        drawn: list[tuple[str, float, float]] = []
+        for lab in sorted((x for x in labels if x.level == level), key=lambda x: -x.count):
+            font.setPixelSize(int(np.clip(11 + 2 * np.log2(max(lab.count, 1) / 8), 12, 18)))
+            metrics = QFontMetrics(font)
+            tw, th = metrics.horizontalAdvance(lab.text) + 12, metrics.height() + 4
+            x = lab.x * self.state.scale + self.state.offset[0]
+            y = lab.y * self.state.scale + self.state.offset[1]
+            if not (0 <= x <= w and 0 <= y <= h):
+                continue  # the region's centre is off screen
+            near = LABEL_REPEAT_REGIONS * 2 * lab.radius * self.state.scale
+            if any(same_classes(text, lab.text) and np.hypot(x - dx, y - dy) < near
+                   for text, dx, dy in drawn):
+                continue
+            left = float(np.clip(x - tw / 2, 2, max(w - tw - 2, 2)))
+            top = float(np.clip(y - th / 2, 2, max(h - th - 2, 2)))
+            box = QRectF(left, top, tw, th)
+            if any(box.adjusted(-4, -2, 4, 2).intersects(t) for t in taken):
+                continue
+            taken.append(box)
+            drawn.append((lab.text, x, y))
+            painter.setFont(font)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 175))
+            painter.drawRoundedRect(box, 6, 6)
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, lab.text)
+            self.drawn_labels.append(lab.text)
 
     def _paint_preview(self, painter: QPainter, at: np.ndarray, row: int) -> None:
         """A larger preview and the file name beside the pointer."""

@@ -3,6 +3,12 @@
     python tests/benchmarks/bench_layout.py                    # the three sizes
     python tests/benchmarks/bench_layout.py --sizes 10000 --full   # also plain t-SNE of all
     python tests/benchmarks/bench_layout.py --canvas --sizes 10000,100000   # the Qt canvas
+    python tests/benchmarks/bench_layout.py --before              # also scikit-learn's, side by side
+
+``--before`` also times the layout as it was before openTSNE (a subclass of scikit-learn's TSNE
+calling its private gradient descent), read from the git history (``BEFORE_COMMIT``) into a
+temporary folder: the product no longer ships it. Both run in the same process, one after the
+other at each size, on the same embeddings.
 
 Embeddings are synthetic but shaped like real ones: EfficientNet-Lite0's 1,280 dimensions,
 non-negative (post-ReLU), in a hierarchy of classes (20 super-classes of 10 classes each) with
@@ -21,13 +27,18 @@ detail, and the process memory, over a synthetic clustered layout whose thumbnai
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+BEFORE_COMMIT = "80eaa1bfa523c54d5c40b0070b667917dacd0615"  # the last layout on scikit-learn
 
 import numpy as np  # noqa: E402
 
@@ -66,7 +77,20 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(n: int, dim: int, params: LayoutParams, reference: bool) -> None:
+def before_module(tmp: str):
+    """simdesk.core.map.layout as of ``BEFORE_COMMIT`` (scikit-learn's t-SNE), imported from git."""
+    source = subprocess.run(["git", "-C", str(REPO), "show", f"{BEFORE_COMMIT}:simdesk/core/map/layout.py"],
+                            check=True, capture_output=True, text=True).stdout
+    path = Path(tmp) / "layout_sklearn.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("layout_sklearn", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def run(n: int, dim: int, params: LayoutParams, reference: bool, impl=None, name: str = "") -> float:
     vectors, labels = synthetic(n, dim)
     marks: dict[str, float] = {}
     start = time.perf_counter()
@@ -74,7 +98,12 @@ def run(n: int, dim: int, params: LayoutParams, reference: bool) -> None:
     def progress(p):
         marks.setdefault(p.phase, time.perf_counter() - start)
 
-    coords = compute_layout(vectors, params, progress=progress)
+    if impl is None:
+        coords = compute_layout(vectors, params, progress=progress)
+    else:
+        coords = impl.compute_layout(vectors, impl.LayoutParams(**{
+            k: v for k, v in vars(params).items() if k in impl.LayoutParams.__dataclass_fields__}),
+            progress=progress)
     total = time.perf_counter() - start
     order = ["reducing", "affinities", "tsne", "placing", "refining", "done"]
     seen = [ph for ph in order if ph in marks]
@@ -82,11 +111,12 @@ def run(n: int, dim: int, params: LayoutParams, reference: bool) -> None:
     t0 = time.perf_counter()
     grid_cells(coords)
     grid_s = time.perf_counter() - t0
-    line = (f"{n:>7} photos: layout {total:6.1f} s  ({phases})  grid {grid_s:.1f} s  "
+    line = (f"{name}{n:>7} photos: layout {total:6.1f} s  ({phases})  grid {grid_s:.1f} s  "
             f"peak {peak_mb():.0f} MB  map 10-NN same class {agreement(coords, labels):.3f}")
     if reference:
         line += f" (embedding {agreement(vectors, labels):.3f})"
     print(line, flush=True)
+    return total
 
 
 def rss_mb() -> float:
@@ -178,6 +208,8 @@ def main() -> int:
     parser.add_argument("--reference", action="store_true",
                         help="also print the embedding-space neighbour figure (slow at 100k)")
     parser.add_argument("--canvas", action="store_true", help="time the Qt canvas instead")
+    parser.add_argument("--before", action="store_true",
+                        help="also time the scikit-learn layout of BEFORE_COMMIT, side by side")
     args = parser.parse_args()
     if args.canvas:
         for n in (int(s) for s in args.sizes.split(",")):
@@ -185,11 +217,22 @@ def main() -> int:
         return 0
     print(f"{os.cpu_count()} CPUs; t-SNE threads: {os.environ.get('SIMDESK_LAYOUT_THREADS', 'auto')}; "
           f"defaults {LayoutParams()}", flush=True)
+    tmp = tempfile.TemporaryDirectory(prefix="simdesk-bench-layout-")
+    before = before_module(tmp.name) if args.before else None
+    rows = []
     for n in (int(s) for s in args.sizes.split(",")):
-        run(n, args.dim, LayoutParams(), args.reference)
+        after_s = run(n, args.dim, LayoutParams(), args.reference, name="openTSNE     " if before else "")
+        if before is not None:
+            before_s = run(n, args.dim, LayoutParams(), False, before, name="scikit-learn ")
+            rows.append((n, before_s, after_s))
         if args.full and n > LayoutParams().sample_size:
             print("  plain t-SNE of all of them:", end=" ", flush=True)
             run(n, args.dim, LayoutParams(sample_size=n), False)
+    if rows:
+        print("\n| photos | scikit-learn (before) | openTSNE (after) |\n| ---: | ---: | ---: |")
+        for n, b, a in rows:
+            print(f"| {n:,} | {b:.1f} s | {a:.1f} s |")
+    tmp.cleanup()
     return 0
 
 

@@ -16,7 +16,7 @@ from .uihelpers import GUI_MARKS, draw_photo, trigger, wait_index_done, wait_row
 
 pytestmark = GUI_MARKS
 
-GRID_MENU = ["Show similar photos", "Preview", "Open", "Show in folder", "Copy path", "Move to Trash…"]
+GRID_MENU = ["Show similar photos", "Preview", "Show on map", "Open", "Show in folder", "Copy path", "Move to Trash…"]
 
 
 @pytest.fixture

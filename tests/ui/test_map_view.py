@@ -85,6 +85,7 @@ def test_zoom_changes_the_level_of_detail(map_view, qtbot):
     assert view.last_frame["level"] == "thumbnails 256px" and view._thumbs.display_side == 256
     # These thumbnails are stored at 32x24: cropped square, nothing sharper to fetch for 256.
     chash = view.state.photos.content_hashes[0]
+    qtbot.waitUntil(lambda: view._thumbs.cache.get(chash) is not None, timeout=5000)  # a busy machine
     pixmap = view._thumbs.cache.get(chash)
     assert (pixmap.width(), pixmap.height()) == (24, 24) and not view._thumbs.wants(chash, pixmap)
 

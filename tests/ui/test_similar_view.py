@@ -56,7 +56,7 @@ def test_right_click_shows_ranked_similar_photos_and_hops(qtbot, indexed_app, ph
     row = browse.model.row_of_path(str(photo_folder / "photo_3.jpg"))
     menu = open_context_menu(qtbot, window, browse.grid, row)
     assert [a.text() for a in menu.actions() if a.text()] == [
-        "Show similar photos", "Preview", "Open", "Show in folder", "Copy path", "Move to Trash…"]
+        "Show similar photos", "Preview", "Show on map", "Open", "Show in folder", "Copy path", "Move to Trash…"]
     similar = window.similar
     with qtbot.waitSignal(similar.results_shown, timeout=10_000):
         trigger(menu, "Show similar photos")

@@ -9,7 +9,9 @@ and the layout parameters. It stores the photo ids it laid out, so that on the n
 - photos added: each is placed near its nearest neighbours among the laid-out photos
   (``layout.place_points``), without laying everything out again;
 - a full recompute happens on request, or once the photos added and removed since the last full
-  layout exceed ``MAX_CHANGE`` (20 %) of it.
+  layout exceed ``MAX_CHANGE`` (20 %) of it;
+- another scope's layout of exactly the same photos (a folder that holds the whole library, the
+  library of one folder, a similar-photos result of every photo) is reused as it is.
 
 ``MapLayout.positions`` gives every photo a position in a unit box (x right, y down, as on a
 screen) for the free t-SNE map or the tidy grid; the canvas and the PNG export both draw from it.
@@ -17,6 +19,7 @@ screen) for the free t-SNE map or the tidy grid; the canvas and the PNG export b
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -99,6 +102,7 @@ class MapLayout:
     removed: int = 0  # photos dropped from a cached layout by this open
     full_count: int = 0  # photos in the last full layout
     changed_since_full: int = 0  # photos placed or dropped since then
+    reused_from: str = ""  # the scope whose layout of the same photos this is ("" if its own)
     _rows: dict | None = field(default=None, repr=False)
     _grid: tuple | None = field(default=None, repr=False)
 
@@ -342,6 +346,25 @@ def delete_layouts(store: Store, space_id: int | None = None) -> int:
     return cur.rowcount
 
 
+def same_photos_layout(store: Store, key: str, ids: np.ndarray) -> tuple[MapLayout, str] | None:
+    """A cached layout of another scope, same space and parameters, of exactly these photos."""
+    space_part = key.split("/")[:3]  # map, vN, space:ID
+    params_part = key.rsplit("/", 1)[-1]
+    blob = np.ascontiguousarray(ids, dtype="<i8").tobytes()
+    rows = store.connection.execute(
+        "SELECT key, params FROM layouts WHERE key LIKE ? AND key LIKE ? AND key != ? AND photo_ids = ?",
+        ("/".join(space_part) + "/%", "%/" + params_part, key, blob)).fetchall()
+    for other, meta in rows:
+        layout = read_layout(store, other)
+        if layout is not None and np.array_equal(layout.photo_ids, ids):
+            try:
+                scope = json.loads(meta).get("scope", "")
+            except ValueError:
+                scope = ""
+            return layout, scope or "another map"
+    return None
+
+
 def load_or_compute(
     store: Store,
     space: EmbeddingSpace,
@@ -365,10 +388,18 @@ def load_or_compute(
         return MapLayout(key, space.id, ids, np.zeros((0, 2), dtype=np.float32), params, now,
                          source="computed")
     cached = None if recompute else read_layout(store, key)
+    if cached is not None and len(cached.photo_ids) == len(ids) and np.array_equal(cached.photo_ids, ids):
+        report("done", 1, 1, "cached layout")
+        return cached
+    other = None if recompute else same_photos_layout(store, key, ids)
+    if other is not None:  # the same photos laid out for another scope: one layout for both
+        layout, described = other
+        layout = dataclasses.replace(layout, key=key, source="cache", reused_from=described,
+                                     _rows=None, _grid=None)
+        write_layout(store, layout, scope)
+        report("done", 1, 1, f"layout of {described}")
+        return layout
     if cached is not None:
-        if len(cached.photo_ids) == len(ids) and np.array_equal(cached.photo_ids, ids):
-            report("done", 1, 1, "cached layout")
-            return cached
         keep = np.isin(cached.photo_ids, ids)
         is_new = ~np.isin(ids, cached.photo_ids)
         removed, added = int((~keep).sum()), int(is_new.sum())
@@ -402,3 +433,109 @@ def load_or_compute(
     write_layout(store, layout, scope)
     report("done", 1, 1)
     return layout
+
+
+# -- ImageNet classes of photos (the map's region captions) ------------------------------------
+
+# The ``classes`` table: each photo's top ImageNet classes under one model, by content hash (the
+# same photo in two places is classified once). The map fills it when it is first needed
+# (``photo_classes``), a slice at a time, so a cancelled run keeps what it did; the indexing pass
+# may fill it too (``store_classes``, from the model's ``logits`` output).
+CLASSES_SQL = """
+    CREATE TABLE classes (
+        content_hash BLOB NOT NULL,
+        model TEXT NOT NULL,
+        top BLOB NOT NULL,    -- TOP_K class indices, int16 little-endian, best first
+        probs BLOB NOT NULL,  -- their softmax probabilities, float16 little-endian
+        PRIMARY KEY (content_hash, model)
+    ) WITHOUT ROWID
+"""
+
+
+def migrate_to_6(db: sqlite3.Connection) -> None:
+    """Schema 6: the ``classes`` table."""
+    db.execute(CLASSES_SQL)
+
+
+def stored_classes(store: Store, model: str, content_hashes: list[bytes]) -> dict[bytes, tuple[np.ndarray, np.ndarray]]:
+    found = {}
+    for start in range(0, len(content_hashes), 500):  # below SQLite's variable limit
+        chunk = content_hashes[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for chash, top, probs in store.connection.execute(
+                f"SELECT content_hash, top, probs FROM classes WHERE model = ? AND content_hash IN ({marks})",
+                [model, *chunk]):
+            found[bytes(chash)] = (np.frombuffer(top, dtype="<i2"), np.frombuffer(probs, dtype="<f2"))
+    return found
+
+
+def store_classes(store: Store, model: str, content_hashes: list[bytes], logits: np.ndarray) -> None:
+    """Keep the top classes of these photos' (N, 1000) logits (call inside a transaction)."""
+    from simdesk.core.map.labels import top_classes
+
+    top, probs = top_classes(logits)
+    store.connection.executemany(
+        "INSERT OR REPLACE INTO classes(content_hash, model, top, probs) VALUES (?, ?, ?, ?)",
+        [(h, model, t.astype("<i2").tobytes(), p.astype("<f2").tobytes())
+         for h, t, p in zip(content_hashes, top, probs)])
+
+
+def thumbnail_pixels(jpeg: bytes, size: int) -> np.ndarray | None:
+    """A stored thumbnail as the model's (size, size, 3) uint8 input: shorter side to ``size``,
+    then the centre (the thumbnails are 256 px on the longer side, about the model's 224)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(jpeg)) as img:
+            img = img.convert("RGB")
+            w, h = img.size
+            scale = size / min(w, h)
+            img = img.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                             Image.Resampling.BILINEAR)
+            left, top = (img.width - size) // 2, (img.height - size) // 2
+            return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    except (OSError, ValueError):
+        return None
+
+
+def photo_classes(store: Store, manifest, get_embedder, content_hashes: Iterable[bytes | None], *,
+                  progress: ProgressCallback | None = None,
+                  cancel: threading.Event | None = None,
+                  batch: int = 32) -> np.ndarray | None:
+    """(N,) int16 top ImageNet class of each photo (-1 when unknown), or None when the model has
+    no classifier head. Stored ones are read; the others are classified from their thumbnails
+    with the model of ``get_embedder()`` (called only then; its ``logits`` output) and stored a
+    batch at a time."""
+    if not manifest.logits_output:
+        return None
+    hashes = list(content_hashes)
+    out = np.full(len(hashes), -1, dtype=np.int16)
+    report = Reporter(progress, cancel, {"classes": (0.0, 1.0)})
+    wanted = sorted({h for h in hashes if h is not None})
+    known = {h: int(t[0]) for h, (t, _) in stored_classes(store, manifest.name, wanted).items()}
+    missing = [h for h in wanted if h not in known]
+    report("classes", 0, max(len(missing), 1), "naming the map's regions")
+    embedder = get_embedder() if missing else None
+    for start in range(0, len(missing), batch):
+        chunk = missing[start:start + batch]
+        pixels, done = [], []
+        for h in chunk:
+            jpeg = store.thumbnail(h)
+            px = thumbnail_pixels(jpeg, embedder.input_size) if jpeg is not None else None
+            if px is not None:
+                pixels.append(px)
+                done.append(h)
+        if done:
+            (logits,) = embedder.feature_maps(np.stack(pixels), outputs=[manifest.logits_output])
+            logits = np.asarray(logits, dtype=np.float32).reshape(len(done), -1)
+            try:
+                with store.transaction():
+                    store_classes(store, manifest.name, done, logits)
+            except sqlite3.Error:
+                pass  # a busy or read-only library: classified again next time
+            known.update(zip(done, np.argmax(logits, axis=1).tolist()))
+        report("classes", start + len(chunk), len(missing))  # raises when cancelled
+    for i, h in enumerate(hashes):
+        if h is not None and h in known:
+            out[i] = known[h]
+    return out
