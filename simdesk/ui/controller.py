@@ -119,15 +119,16 @@ class AppController(QObject):
         return self.reads.run(self.library.folder_tree, on_result=on_result,
                               on_error=on_error or self._report_error)
 
-    @property
-    def scan_problems(self) -> list:
-        """Folders and links the last scan could not follow (``ScanProblem``: path, reason).
-        Kept from the last index report: the cache does not store them."""
-        return list(getattr(self.last_report, "scan_problems", None) or [])
-
     def load_errors(self, on_result, on_error=None) -> Task:
-        return self.reads.run(lambda: self.library.store.errors(), on_result=on_result,
-                              on_error=on_error or self._report_error)
+        """``(files that could not be indexed, folders and links the last scan could not follow)``,
+        both as the cache keeps them (so they survive a restart)."""
+        def work():
+            store = self.library.store
+            scan = store.scan_problems()
+            folders = {e.path for e in scan}
+            return [e for e in store.errors() if e.path not in folders], scan
+
+        return self.reads.run(work, on_result=on_result, on_error=on_error or self._report_error)
 
     def load_image(self, path: str, max_side: int, fallback_hash: bytes | None, on_result) -> Task:
         """The photo scaled to fit ``max_side`` (a QImage), else its cached thumbnail, else None."""

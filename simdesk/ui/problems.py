@@ -88,9 +88,10 @@ class ProblemsDialog(PersistentGeometry, QDialog):
         if self.isVisible():
             self.refresh()
 
-    def _loaded(self, errors) -> None:
+    def _loaded(self, found) -> None:
+        errors, scan_problems = found
         self.errors = list(errors)
-        self.scan_problems = self.controller.scan_problems
+        self.scan_problems = list(scan_problems)
         self.tree.setSortingEnabled(False)
         self.tree.clear()
         items = []
