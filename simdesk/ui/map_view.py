@@ -34,20 +34,18 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRect, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QMenu, QWidget
 
 from simdesk.core.map.cache import MapLayout, MapPhotos
 from simdesk.ui.images import decode_square_thumbnail
+from simdesk.ui.map_captions import paint_region_labels
 from simdesk.ui.map_state import MapState
 from simdesk.ui.thumbnails import ThumbnailLoader
 
 BACKGROUND = QColor(22, 22, 26)
 SELECTED = QColor(255, 200, 40)
 HIGHLIGHT = QColor(80, 220, 255)
-LABEL_REGION_PX = 90  # finest caption level whose regions are at least this wide on screen
-LABEL_REPEAT_REGIONS = 2.5  # the same caption again only this many region widths away
-LABEL_HIDE_PX = 150  # photos this big on screen: no captions (they would cover the photos)
 LEVELS = (32, 128, 256)  # thumbnail pixmap sizes; 256 is the size the library stores
 DOT_MAX_PX = 12  # photos smaller than this on screen are drawn as dots
 MAX_PIXMAPS = 2000  # more photos in view than this: dots, to keep frames fast
@@ -467,7 +465,7 @@ class MapView(QWidget):
         else:
             level = self._paint_thumbnails(painter, screen, visible, size)
         self._paint_selection(painter, screen, visible, size)
-        self._paint_labels(painter, size)
+        paint_region_labels(self, painter, size)
         if self._lasso is not None and len(self._lasso) > 1:
             path = QPainterPath()
             path.addPolygon(QPolygonF(self._lasso))
@@ -566,60 +564,6 @@ class MapView(QWidget):
             painter.setPen(QPen(HIGHLIGHT, 3))
             c = QPointF(screen[self._highlight, 0], screen[self._highlight, 1])
             painter.drawEllipse(c, r, r)
-
-    def _label_level(self, labels: list) -> int | None:
-        """The finest caption level whose regions are at least LABEL_REGION_PX wide on screen."""
-        levels = sorted({lab.level for lab in labels})
-        chosen = None
-        for level in levels:
-            radius = next(lab.radius for lab in labels if lab.level == level)
-            if chosen is None or 2 * radius * self.state.scale >= LABEL_REGION_PX:
-                chosen = level
-        return chosen
-
-    def _paint_labels(self, painter: QPainter, size: float) -> None:
-        """The region captions of the zoom level: white text on a dark box, at a fixed size;
-        a caption that would overlap a larger region's is left out, and so is one naming the
-        same classes as a larger region's caption close by (LABEL_REPEAT_REGIONS region widths).
-        A caption near the edge is moved inside the view rather than cut."""
-        self.drawn_labels = []
-        labels = self._labels.get(self.mode) or []
-        if not self.show_labels or not labels or size >= LABEL_HIDE_PX:
-            return
-        level = self._label_level(labels)
-        w, h = self.width(), self.height()
-        font = QFont(self.font())
-        font.setBold(True)
-        from simdesk.core.map.labels import same_classes
-
-        taken: list[QRectF] = []
-        drawn: list[tuple[str, float, float]] = []
-        for lab in sorted((x for x in labels if x.level == level), key=lambda x: -x.count):
-            font.setPixelSize(int(np.clip(11 + 2 * np.log2(max(lab.count, 1) / 8), 12, 18)))
-            metrics = QFontMetrics(font)
-            tw, th = metrics.horizontalAdvance(lab.text) + 12, metrics.height() + 4
-            x = lab.x * self.state.scale + self.state.offset[0]
-            y = lab.y * self.state.scale + self.state.offset[1]
-            if not (0 <= x <= w and 0 <= y <= h):
-                continue  # the region's centre is off screen
-            near = LABEL_REPEAT_REGIONS * 2 * lab.radius * self.state.scale
-            if any(same_classes(text, lab.text) and np.hypot(x - dx, y - dy) < near
-                   for text, dx, dy in drawn):
-                continue
-            left = float(np.clip(x - tw / 2, 2, max(w - tw - 2, 2)))
-            top = float(np.clip(y - th / 2, 2, max(h - th - 2, 2)))
-            box = QRectF(left, top, tw, th)
-            if any(box.adjusted(-4, -2, 4, 2).intersects(t) for t in taken):
-                continue
-            taken.append(box)
-            drawn.append((lab.text, x, y))
-            painter.setFont(font)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(QColor(0, 0, 0, 175))
-            painter.drawRoundedRect(box, 6, 6)
-            painter.setPen(QColor(255, 255, 255))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, lab.text)
-            self.drawn_labels.append(lab.text)
 
     def _paint_preview(self, painter: QPainter, at: np.ndarray, row: int) -> None:
         """A larger preview and the file name beside the pointer."""

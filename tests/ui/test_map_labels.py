@@ -6,7 +6,7 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 
 from simdesk.core.map.labels import region_labels
-from simdesk.ui.map_view import LABEL_HIDE_PX
+from simdesk.ui.map_captions import LABEL_HIDE_PX
 
 from .test_map_page import map_app, open_map  # noqa: F401 (fixtures)
 from .test_map_view import map_view  # noqa: F401 (fixture)
