@@ -28,8 +28,8 @@ from simdesk.core.search import EmbeddingIndex
 from simdesk.core import settings as settings_file
 from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings  # noqa: F401 (re-exported)
 from simdesk.core import store as store_module
-from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
-                                salvage)
+from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
+from simdesk.core.store_salvage import restore_salvage, salvage
 
 DB_NAME = "library.db"
 # Similar photos are ranked with query expansion over the 10 nearest (EmbeddingIndex.query(expand)):
