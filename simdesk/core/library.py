@@ -312,69 +312,8 @@ class Library(DuplicatesFacade):
                          cancel: threading.Event | None = None) -> str:
         """Decide once, before the first photos are embedded, whether this library uses int8."""
         from simdesk.core import int8
-        from simdesk.core.decode import IMAGE_EXTENSIONS
-        from simdesk.core.embedder import CUDA
-        from simdesk.core.progress import Progress
-        from simdesk.core.scan import scan_folders
 
-        if self._precision():
-            return self.precision()
-        base = self.embedder().manifest  # undecided: the fp32 model as installed
-        if int8.disabled_by_environment():
-            self._record_precision("fp32", "int8 turned off by SIMDESK_INT8=0")
-        elif base.source.startswith("int8"):
-            self._record_precision("as installed", "the chosen model is itself an int8 copy")
-        elif self.embedder().provider == CUDA:
-            self._record_precision("fp32", "GPU (CUDA): fp32 is kept")
-        elif self.store.count_embedded(self._space_for(base, self.pooling).id) > int8.REEMBED_LIMIT:
-            self._record_precision("fp32", "indexed in fp32 before int8 was the default")
-        else:
-            online = [f for f in self.folders if os.path.isdir(f)]
-            found = sorted(f.path for f in scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel).files)
-            if len(found) < int8.MIN_PHOTOS:
-                return ""  # too few photos to calibrate on: fp32 for now, decided on a later run
-            pixels = self._sample_pixels(base, found, int8.SAMPLE_PHOTOS)
-            if len(pixels) < int8.CALIBRATION_PHOTOS:
-                return ""
-            if progress:
-                progress(Progress("checking int8", 0, 1, label=f"{len(pixels)} photos"))
-            name = f"{self.model_name}-int8"
-            quantized, check = int8.build_and_check(base, self.pooling, pixels,
-                                                    self.directory / "models", name)
-            if progress:
-                progress(Progress("checking int8", 1, 1, label=f"{len(pixels)} photos"))
-            if check.passed:
-                self._record_precision("int8", f"checked against fp32 on {check.describe()}",
-                                       model=name, sha256=quantized.onnx_sha256, check=check.to_dict())
-            else:
-                import shutil
-
-                shutil.rmtree(self.directory / "models" / name, ignore_errors=True)
-                self._record_precision("fp32", f"int8 disagreed with fp32 on {check.describe()}",
-                                       check=check.to_dict())
-        return self.precision()
-
-    @staticmethod
-    def _sample_pixels(manifest: ModelManifest, paths: list[str], count: int) -> np.ndarray:
-        """The model input of the first ``count`` decodable photos among ``paths``."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        def load(path):
-            try:
-                data, _ = read_file_stable(path)
-                return decode_image(data, input_size=manifest.input_size,
-                                    resize_mode=manifest.resize_mode).pixels
-            except (OSError, DecodeError, ChangedWhileReading, MemoryError):
-                return None
-
-        got = []
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            for start in range(0, len(paths), count):
-                got += [p for p in pool.map(load, paths[start:start + count]) if p is not None]
-                if len(got) >= count or start + count >= len(paths):
-                    break
-        size = manifest.input_size
-        return np.stack(got[:count]) if got else np.zeros((0, size, size, 3), np.uint8)
+        return int8.settle_precision(self, progress=progress, cancel=cancel)
 
     def embedder(self) -> Embedder:
         key = (self.model_name, self.pooling)
