@@ -151,11 +151,11 @@ def test_two_connections_can_work_at_once(tmp_path):
 
 
 def test_version_1_database_is_migrated_keeping_its_data(tmp_path):
-    from simdesk.core import store as store_module
+    from simdesk.core import schema
 
     path = tmp_path / "library.db"
     db = sqlite3.connect(path, isolation_level=None)
-    store_module._migrate_to_1(db)
+    schema._migrate_to_1(db)
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute("PRAGMA user_version = 1")
     db.execute("INSERT INTO photos(path, size, mtime_ns, content_hash, indexed_at) "
@@ -171,12 +171,12 @@ def test_version_1_database_is_migrated_keeping_its_data(tmp_path):
 
 
 def test_version_2_database_gains_a_colour_table_keeping_thumbnails(tmp_path):
-    from simdesk.core import store as store_module
+    from simdesk.core import schema
 
     path = tmp_path / "library.db"
     db = sqlite3.connect(path, isolation_level=None)
-    store_module._migrate_to_1(db)
-    store_module._migrate_to_2(db)
+    schema._migrate_to_1(db)
+    schema._migrate_to_2(db)
     db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     db.execute("PRAGMA user_version = 2")
     db.execute("INSERT INTO thumbnails(content_hash, jpeg) VALUES (x'01', x'ffd8ffd9')")

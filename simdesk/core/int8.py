@@ -179,3 +179,73 @@ def build_and_check(source, pooling: str, pixels: np.ndarray, directory: Path,
     check = compare(outputs(source, pooling, both), outputs(quantized, pooling, both),
                     photos=len(pixels), originals=originals)
     return quantized, check
+
+
+def settle_precision(library, *, progress=None, cancel=None) -> str:
+    """Decide once, before the first photos are embedded, whether ``library`` uses int8."""
+    from simdesk.core.decode import IMAGE_EXTENSIONS
+    from simdesk.core.embedder import CUDA
+    from simdesk.core.progress import Progress
+    from simdesk.core.scan import scan_folders
+
+    if library._precision():
+        return library.precision()
+    base = library.embedder().manifest  # undecided: the fp32 model as installed
+    if disabled_by_environment():
+        library._record_precision("fp32", "int8 turned off by SIMDESK_INT8=0")
+    elif base.source.startswith("int8"):
+        library._record_precision("as installed", "the chosen model is itself an int8 copy")
+    elif library.embedder().provider == CUDA:
+        library._record_precision("fp32", "GPU (CUDA): fp32 is kept")
+    elif library.store.count_embedded(library._space_for(base, library.pooling).id) > REEMBED_LIMIT:
+        library._record_precision("fp32", "indexed in fp32 before int8 was the default")
+    else:
+        online = [f for f in library.folders if os.path.isdir(f)]
+        found = sorted(f.path for f in scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel).files)
+        if len(found) < MIN_PHOTOS:
+            return ""  # too few photos to calibrate on: fp32 for now, decided on a later run
+        pixels = sample_pixels(base, found, SAMPLE_PHOTOS)
+        if len(pixels) < CALIBRATION_PHOTOS:
+            return ""
+        if progress:
+            progress(Progress("checking int8", 0, 1, label=f"{len(pixels)} photos"))
+        name = f"{library.model_name}-int8"
+        quantized, check = build_and_check(base, library.pooling, pixels,
+                                           library.directory / "models", name)
+        if progress:
+            progress(Progress("checking int8", 1, 1, label=f"{len(pixels)} photos"))
+        if check.passed:
+            library._record_precision("int8", f"checked against fp32 on {check.describe()}",
+                                      model=name, sha256=quantized.onnx_sha256, check=check.to_dict())
+        else:
+            import shutil
+
+            shutil.rmtree(library.directory / "models" / name, ignore_errors=True)
+            library._record_precision("fp32", f"int8 disagreed with fp32 on {check.describe()}",
+                                      check=check.to_dict())
+    return library.precision()
+
+
+def sample_pixels(manifest, paths: list[str], count: int) -> np.ndarray:
+    """The model input of the first ``count`` decodable photos among ``paths``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simdesk.core.decode import DecodeError, decode_image
+    from simdesk.core.paths import ChangedWhileReading, read_file_stable
+
+    def load(path):
+        try:
+            data, _ = read_file_stable(path)
+            return decode_image(data, input_size=manifest.input_size,
+                                resize_mode=manifest.resize_mode).pixels
+        except (OSError, DecodeError, ChangedWhileReading, MemoryError):
+            return None
+
+    got = []
+    with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
+        for start in range(0, len(paths), count):
+            got += [p for p in pool.map(load, paths[start:start + count]) if p is not None]
+            if len(got) >= count or start + count >= len(paths):
+                break
+    size = manifest.input_size
+    return np.stack(got[:count]) if got else np.zeros((0, size, size, 3), np.uint8)

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from simdesk.core.decode import DecodeError, decode_image
+from simdesk.core.duplicates.facade import DuplicatesFacade
 from simdesk.core.embedder import Embedder
 from simdesk.core.indexer import MAX_FILE_BYTES, IndexReport, index_folders
+from simdesk.core.map.facade import MapFacade
 from simdesk.core.progress import ProgressCallback
 from simdesk.core.models.catalog import DEFAULT_MODEL, ModelError, ModelManifest, load_model
 from simdesk.core.paths import ChangedWhileReading, FileTooLarge, NotRegularFile, read_file_stable
@@ -28,8 +30,8 @@ from simdesk.core.search import EmbeddingIndex
 from simdesk.core import settings as settings_file
 from simdesk.core.settings import DEFAULT_POOLING, SETTINGS_NAME, Settings  # noqa: F401 (re-exported)
 from simdesk.core import store as store_module
-from simdesk.core.store import (DamagedDatabaseError, EmbeddingSpace, Store, StoreError, restore_salvage,
-                                salvage)
+from simdesk.core.store import DamagedDatabaseError, EmbeddingSpace, Store, StoreError
+from simdesk.core.store_salvage import restore_salvage, salvage
 
 DB_NAME = "library.db"
 # Similar photos are ranked with query expansion over the 10 nearest (EmbeddingIndex.query(expand)):
@@ -93,7 +95,7 @@ class LibraryStatus:
     precision: str = ""  # "int8 (checked: ...)", "fp32 (why)" or "" before the first index
 
 
-class Library:
+class Library(MapFacade, DuplicatesFacade):
     def __init__(self, directory: str | os.PathLike | None = None):
         self.directory = Path(directory) if directory else default_library_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -311,69 +313,8 @@ class Library:
                          cancel: threading.Event | None = None) -> str:
         """Decide once, before the first photos are embedded, whether this library uses int8."""
         from simdesk.core import int8
-        from simdesk.core.decode import IMAGE_EXTENSIONS
-        from simdesk.core.embedder import CUDA
-        from simdesk.core.progress import Progress
-        from simdesk.core.scan import scan_folders
 
-        if self._precision():
-            return self.precision()
-        base = self.embedder().manifest  # undecided: the fp32 model as installed
-        if int8.disabled_by_environment():
-            self._record_precision("fp32", "int8 turned off by SIMDESK_INT8=0")
-        elif base.source.startswith("int8"):
-            self._record_precision("as installed", "the chosen model is itself an int8 copy")
-        elif self.embedder().provider == CUDA:
-            self._record_precision("fp32", "GPU (CUDA): fp32 is kept")
-        elif self.store.count_embedded(self._space_for(base, self.pooling).id) > int8.REEMBED_LIMIT:
-            self._record_precision("fp32", "indexed in fp32 before int8 was the default")
-        else:
-            online = [f for f in self.folders if os.path.isdir(f)]
-            found = sorted(f.path for f in scan_folders(online, IMAGE_EXTENSIONS, cancel=cancel).files)
-            if len(found) < int8.MIN_PHOTOS:
-                return ""  # too few photos to calibrate on: fp32 for now, decided on a later run
-            pixels = self._sample_pixels(base, found, int8.SAMPLE_PHOTOS)
-            if len(pixels) < int8.CALIBRATION_PHOTOS:
-                return ""
-            if progress:
-                progress(Progress("checking int8", 0, 1, label=f"{len(pixels)} photos"))
-            name = f"{self.model_name}-int8"
-            quantized, check = int8.build_and_check(base, self.pooling, pixels,
-                                                    self.directory / "models", name)
-            if progress:
-                progress(Progress("checking int8", 1, 1, label=f"{len(pixels)} photos"))
-            if check.passed:
-                self._record_precision("int8", f"checked against fp32 on {check.describe()}",
-                                       model=name, sha256=quantized.onnx_sha256, check=check.to_dict())
-            else:
-                import shutil
-
-                shutil.rmtree(self.directory / "models" / name, ignore_errors=True)
-                self._record_precision("fp32", f"int8 disagreed with fp32 on {check.describe()}",
-                                       check=check.to_dict())
-        return self.precision()
-
-    @staticmethod
-    def _sample_pixels(manifest: ModelManifest, paths: list[str], count: int) -> np.ndarray:
-        """The model input of the first ``count`` decodable photos among ``paths``."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        def load(path):
-            try:
-                data, _ = read_file_stable(path)
-                return decode_image(data, input_size=manifest.input_size,
-                                    resize_mode=manifest.resize_mode).pixels
-            except (OSError, DecodeError, ChangedWhileReading, MemoryError):
-                return None
-
-        got = []
-        with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
-            for start in range(0, len(paths), count):
-                got += [p for p in pool.map(load, paths[start:start + count]) if p is not None]
-                if len(got) >= count or start + count >= len(paths):
-                    break
-        size = manifest.input_size
-        return np.stack(got[:count]) if got else np.zeros((0, size, size, 3), np.uint8)
+        return int8.settle_precision(self, progress=progress, cancel=cancel)
 
     def embedder(self) -> Embedder:
         key = (self.model_name, self.pooling)
@@ -607,250 +548,3 @@ class Library:
     def check_model(self) -> str:
         """Raise ModelError if the chosen model is not installed or is damaged; else its name."""
         return self.manifest().name
-
-    # -- map --
-
-    def map_space(self) -> EmbeddingSpace:
-        """The current model's embedding space, without starting the model (the map only reads)."""
-        return self._space_for(self._current_manifest(verify=False), self.pooling)
-
-    def map_layout(self, scope=None, *, params=None, recompute: bool = False, progress=None,
-                   cancel: threading.Event | None = None):
-        """The cluster map of ``scope`` (a ``layout_cache.MapScope``; default: every photo).
-
-        Cached in the library: a second open reuses it, photos added since are placed near their
-        neighbours, removed ones dropped; ``recompute`` lays everything out afresh. Runs in the
-        calling thread (a GUI calls it from a worker); ``progress`` gets ``Progress``
-        reports, setting ``cancel`` raises ``progress.Cancelled``.
-        """
-        from simdesk.core.map.layout import LayoutParams
-        from simdesk.core.map.cache import MapScope, load_or_compute
-
-        return load_or_compute(self.store, self.map_space(), scope or MapScope.all(),
-                               params or LayoutParams(), recompute=recompute, progress=progress,
-                               cancel=cancel)
-
-    def map_photos(self, photo_ids):
-        """Paths, folders, dates and content hashes of photos, for hover text and colouring."""
-        from simdesk.core.map.cache import photo_details
-
-        return photo_details(self.store, photo_ids)
-
-    def map_colours(self, photo_ids, *, progress=None, cancel: threading.Event | None = None) -> np.ndarray:
-        """(N, 3) uint8 average colour of each photo (from its thumbnail), for far-out dots."""
-        from simdesk.core.map.cache import average_colours
-
-        cache = self._map_colour_cache
-        photos = self.map_photos(photo_ids)
-        return average_colours(self.store, photos.content_hashes, progress=progress,
-                               cancel=cancel, cache=cache)
-
-    def map_classes(self, photo_ids, *, progress=None, cancel: threading.Event | None = None):
-        """(N,) top ImageNet class of each photo (-1 unknown) for the map's region captions, or
-        None when the model has no classifier head. Classified from the thumbnails when first
-        needed, then kept in the library."""
-        from simdesk.core.map.cache import photo_classes
-
-        manifest = load_model(self.model_name, verify=False)
-        if not manifest.logits_output:
-            return None
-        photos = self.map_photos(photo_ids)
-        return photo_classes(self.store, manifest, self.embedder, photos.content_hashes,
-                             progress=progress, cancel=cancel)
-
-    def export_map(self, out, layout=None, *, mode: str = "tsne", size: int = 2400,
-                   colour_by: str | None = None, style: str = "auto", tile: int | None = None,
-                   title: str | None = None, progress=None, cancel: threading.Event | None = None):
-        """Draw the whole map (``layout``, default the library's) into a PNG; a ``RenderResult``."""
-        from simdesk.core.map.render import render_map
-
-        if layout is None:
-            layout = self.map_layout(progress=progress, cancel=cancel)
-        if len(layout) == 0:
-            raise LibraryError(
-                f"no photos are indexed with {self.model_name} ({self.pooling}) yet: run `simdesk index`"
-            )
-        cache = self._map_colour_cache
-        _, result = render_map(self.store, layout, out, mode=mode, size=size, colour_by=colour_by,
-                               style=style, tile=tile, title=title, colour_cache=cache,
-                               progress=progress, cancel=cancel)
-        return result
-
-    # -- duplicates --
-
-    @property
-    def reference_folders(self) -> list[str]:
-        """Folders whose photos are never proposed for, nor moved to, the Trash."""
-        return list(self._settings.reference_folders)
-
-    def add_reference_folder(self, folder: str | os.PathLike) -> str:
-        path = os.path.abspath(os.fspath(folder))
-        if not os.path.isdir(path):
-            raise LibraryError(f"{path} is not a folder")
-        folders = self.reference_folders
-        if path not in folders:
-            self._settings.reference_folders = folders + [path]
-            self._write_settings()
-        return path
-
-    def remove_reference_folder(self, folder: str | os.PathLike) -> bool:
-        path = os.path.abspath(os.fspath(folder))
-        folders = self.reference_folders
-        if path not in folders:
-            return False
-        folders.remove(path)
-        self._settings.reference_folders = folders
-        self._write_settings()
-        return True
-
-    @property
-    def duplicate_keep_rule(self) -> tuple[str, ...]:
-        """The order of criteria that picks the copy to keep (see duplicates.KEEP_CRITERIA)."""
-        from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
-
-        try:
-            return parse_keep_rule(self._settings.duplicate_keep_rule)
-        except DuplicateError:
-            return parse_keep_rule(None)
-
-    def set_duplicate_keep_rule(self, rule) -> tuple[str, ...]:
-        from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
-
-        try:
-            parsed = parse_keep_rule(rule)
-        except DuplicateError as exc:
-            raise LibraryError(str(exc)) from None
-        self._settings.duplicate_keep_rule = list(parsed)
-        self._write_settings()
-        return parsed
-
-    def duplicate_descriptor_model(self):
-        """The model cut at its mid-level layer, for duplicate descriptors (loads the ONNX file)."""
-        from simdesk.core.duplicates.descriptors import descriptor_model
-
-        return descriptor_model(self.manifest())
-
-    def prepare_duplicates(self, *, rotations: bool = True, progress=None,
-                           cancel: threading.Event | None = None, workers: int | None = None):
-        """Compute the duplicate descriptors photos lack (once per photo; resumable). A report."""
-        from simdesk.core.duplicates.descriptors import update_descriptors
-
-        return update_descriptors(self.store, self.duplicate_descriptor_model(), rotations=rotations,
-                                  progress=progress, cancel=cancel, workers=workers)
-
-    def duplicates_missing(self, rotations: bool = True) -> int:
-        """How many photos still need duplicate descriptors (``prepare_duplicates`` computes them)."""
-        from simdesk.core.duplicates.descriptors import missing_descriptors
-
-        return missing_descriptors(self.store, self.duplicate_descriptor_model().spec, rotations)
-
-    def find_duplicates(self, threshold: float | None = None, *, fast: bool = False,
-                        rotations: bool = True, progress=None, cancel: threading.Event | None = None,
-                        workers: int | None = None):
-        """Scan for duplicate groups; a ``DuplicateScan`` (``scan.groups(...)`` lists them).
-
-        Uses the duplicate descriptors and local features (``prepare_duplicates`` computes what
-        photos lack; photos without them are only checked for identical copies, or compared
-        unverified). ``fast``: the library's own vectors, unverified (no preparation, fewer
-        edited copies found). ``threshold`` None: verification alone decides.
-        """
-        from simdesk.core.duplicates import grouping as duplicates
-        from simdesk.core.duplicates.descriptors import descriptor_spaces
-
-        self.reconcile_trash()
-        store = self.store
-        if fast:
-            space = self._space_for(self._current_manifest(verify=False), self.pooling)
-            descriptor = f"library vectors ({self.pooling} pooling), whitened, not verified"
-            return duplicates.scan(store, lambda: (*store.load_embeddings(space), None), threshold=threshold,
-                                   verify=False, model=self.model_name, descriptor=descriptor,
-                                   progress=progress, cancel=cancel, workers=workers)
-        model = self.duplicate_descriptor_model()
-        spaces = descriptor_spaces(store, model.spec)
-
-        def load():
-            # Loaded inside the scan, one raw matrix at a time (100,000 photos: 270 MB each).
-            ids, upright = store.load_embeddings(spaces["upright"])
-
-            def turned():
-                """Turned views aligned with ``ids``; a photo without one is compared upright only."""
-                rot_ids, rot = store.load_embeddings(spaces["rot90"])
-                if np.array_equal(rot_ids, ids):
-                    return rot
-                aligned = store.load_embeddings(spaces["upright"])[1]
-                _, a, b = np.intersect1d(ids, rot_ids, assume_unique=True, return_indices=True)
-                aligned[a] = rot[b]
-                return aligned
-
-            return ids, upright, turned if rotations else None
-
-        descriptor = (f"{model.spec.layer} GeM, whitened"
-                      + (", upright and turned 90 degrees" if rotations else "")
-                      + "; verified on local features")
-        return duplicates.scan(store, load, threshold=threshold, model=self.model_name,
-                               descriptor=descriptor, progress=progress, cancel=cancel, workers=workers)
-
-    def duplicate_groups(self, scan, threshold: float | None = None, keep_rule=None,
-                         separate_shots: bool = True):
-        """``scan.groups`` with this library's keep rule and reference folders."""
-        return scan.groups(threshold, keep_rule=keep_rule or self.duplicate_keep_rule,
-                           reference_folders=self.reference_folders, separate_shots=separate_shots)
-
-    def duplicate_decisions(self, groups):
-        """The user's stored keep choices and ticks for these groups, by group key
-        (``decisions.GroupDecision``; lapsed where a file changed since)."""
-        from simdesk.core.duplicates.decisions import decisions_for
-
-        return decisions_for(self.store, groups)
-
-    def record_duplicate_decision(self, group, *, keep: str | None = None, ticks=None) -> None:
-        """Store the copy to keep and/or the ticks (path -> bool) chosen in ``group``."""
-        from simdesk.core.duplicates.decisions import record
-
-        record(self.store, group, keep=keep, ticks=ticks)
-
-    def dismiss_duplicates(self, paths) -> int:
-        """Mark these library photos as "not a duplicate" of each other, for good."""
-        from simdesk.core.duplicates.dismissed import NotInLibraryError, dismiss, hashes_of
-
-        try:
-            hashes = hashes_of(self.store, [os.fspath(p) for p in paths])
-        except NotInLibraryError as exc:
-            raise LibraryError(str(exc)) from None
-        return dismiss(self.store, hashes)
-
-    def plan_trash(self, groups, selected=None):
-        """A ``TrashPlan`` of the ticked copies (None: every group's proposed extras)."""
-        from simdesk.core.duplicates.journal import TrashPlan
-
-        return TrashPlan.from_groups(groups, selected, self.reference_folders)
-
-    def trash_duplicates(self, plan):
-        """Move the plan's files to the Trash, journaled; a ``TrashReport`` (its batch undoes it)."""
-        from simdesk.core.duplicates.journal import move_to_trash
-
-        return move_to_trash(self.store, plan, self.reference_folders)
-
-    def trash_files(self, paths):
-        """Move photos the user picked to the Trash, journaled and undoable; a ``TrashReport``."""
-        from simdesk.core.duplicates.journal import move_to_trash, plan_for_files
-
-        plan = plan_for_files(self.store, paths, self.reference_folders)
-        return move_to_trash(self.store, plan, self.reference_folders)
-
-    def undo_trash(self, batch: str | None = None):
-        """Put back the files of a trash action (default: the latest); an ``UndoReport``."""
-        from simdesk.core.duplicates.journal import undo
-
-        return undo(self.store, batch)
-
-    def trash_batches(self):
-        from simdesk.core.duplicates.journal_store import batches
-
-        return batches(self.store)
-
-    def reconcile_trash(self):
-        """Settle trash moves a crash interrupted (call at start-up); a ``ReconcileReport``."""
-        from simdesk.core.duplicates.journal import reconcile
-
-        return reconcile(self.store)
