@@ -448,3 +448,26 @@ def test_star_groups_keep_copies_of_one_original_together_without_chaining():
     apart = linkage.star_groups(3, np.array([0, 0]), np.array([1, 2]), np.array([0.9, 0.8], np.float32),
                                 lambda a, b: {a, b} == {1, 2})
     assert apart == [[0, 1]]
+
+
+def test_a_second_scan_reuses_the_verdicts_kept_in_the_library(library, dup_folder, monkeypatch):
+    from simdesk.core.duplicates import verify
+
+    library.add_folder(dup_folder)
+    library.index()
+    library.prepare_duplicates(workers=1)
+    calls = []
+    real = verify.verify_pair
+    monkeypatch.setattr(verify, "verify_pair", lambda a, b: calls.append(1) or real(a, b))
+    first = library.find_duplicates(workers=1)
+    assert calls and len(first.pair_i)  # the first scan verifies its candidates
+    verified = len(calls)
+    second = library.find_duplicates(workers=1)
+    assert len(calls) == verified  # ...the second reads the same verdicts back
+    assert second.pair_kind.tolist() == first.pair_kind.tolist()
+    assert second.evidence == first.evidence
+    assert all(isinstance(e, dict) for e in second.evidence.values())
+    # A new verification version verifies everything again.
+    monkeypatch.setattr(verify, "VERDICT_VERSION", verify.VERDICT_VERSION + 1)
+    library.find_duplicates(workers=1)
+    assert len(calls) > verified

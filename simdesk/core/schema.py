@@ -131,4 +131,4 @@ def _migrate_to_6(db: sqlite3.Connection) -> None:
 
 
 MIGRATIONS = [_migrate_to_1, _migrate_to_2, _migrate_to_3, duplicate_facts.migrate_to_4,
-              duplicate_decisions.migrate_to_5, _migrate_to_6]
+              duplicate_decisions.migrate_to_5, _migrate_to_6, duplicate_facts.migrate_to_7]

@@ -27,7 +27,7 @@ from simdesk.core.schema import MIGRATIONS
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 15_000
 
 
@@ -502,10 +502,7 @@ class Store:
             self._db.execute(
                 "DELETE FROM colours WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
             )
-            for table in duplicate_facts.TABLES:
-                self._db.execute(
-                    f"DELETE FROM {table} WHERE content_hash NOT IN (SELECT content_hash FROM photos)"
-                )
+            duplicate_facts.prune(self)
 
     # -- thumbnails ----------------------------------------------------------------------------
 

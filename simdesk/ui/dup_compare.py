@@ -42,7 +42,7 @@ MODES = ("side", "flip", "difference")
 
 
 def evidence_dict(evidence) -> dict | None:
-    """A member's verification evidence: stored as a JSON string by the scan, or a dict."""
+    """A member's verification evidence (a dict; a JSON string is accepted too)."""
     if evidence is None:
         return None
     if isinstance(evidence, str):

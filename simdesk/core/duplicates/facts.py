@@ -3,13 +3,16 @@
 * ``provenance``: the camera, the editing software and the JPEG quality of the file, which the keep
   rule reads to keep the camera original of a group of copies;
 * ``local_features``: the keypoints and small image the copy verification compares (see
-  ``verify``), computed from the same decode as the photo's thumbnail.
+  ``verify``), computed from the same decode as the photo's thumbnail;
+* ``verdicts``: what the verification said of a pair (by the two content hashes), so that a scan
+  again verifies only the pairs it has not seen (a library's first scan pays for all of them).
 
-This module owns both tables (schema 4): their migration and all their SQL are here.
+This module owns these tables (schemas 4 and 7): their migrations and all their SQL are here.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import TYPE_CHECKING, Iterable, Sequence
 
@@ -32,6 +35,55 @@ def migrate_to_4(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE TABLE local_features (content_hash BLOB PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID"
     )
+
+
+def migrate_to_7(db: sqlite3.Connection) -> None:
+    """Verdicts of the copy verification, kept by pair of contents."""
+    db.execute(
+        "CREATE TABLE verdicts ("
+        " hash_a BLOB NOT NULL, hash_b BLOB NOT NULL,"  # hash_a < hash_b
+        " version INTEGER NOT NULL, kind TEXT NOT NULL, evidence TEXT NOT NULL,"
+        " PRIMARY KEY (hash_a, hash_b)) WITHOUT ROWID"
+    )
+
+
+def cached_verdicts(store: "Store", pairs: Sequence[tuple[bytes, bytes]], version: int
+                    ) -> dict[tuple[bytes, bytes], tuple[str, dict]]:
+    """Stored ``(kind, evidence)`` of these pairs (each ``(a, b)`` with a < b) at ``version``."""
+    found: dict[tuple[bytes, bytes], tuple[str, dict]] = {}
+    wanted = set(pairs)
+    by_first: dict[bytes, list[bytes]] = {}
+    for a, b in wanted:
+        by_first.setdefault(a, []).append(b)
+    firsts = list(by_first)
+    for start in range(0, len(firsts), _CHUNK):
+        chunk = firsts[start:start + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = store.connection.execute(
+            f"SELECT hash_a, hash_b, kind, evidence FROM verdicts WHERE version = ? AND hash_a IN ({marks})",
+            [version, *chunk])
+        for a, b, kind, evidence in rows:
+            key = (bytes(a), bytes(b))
+            if key in wanted:
+                found[key] = (kind, json.loads(evidence))
+    return found
+
+
+def put_verdicts(store: "Store", rows: Iterable[tuple[bytes, bytes, str, dict]], version: int) -> None:
+    with store.transaction():
+        store.connection.executemany(
+            "INSERT OR REPLACE INTO verdicts(hash_a, hash_b, version, kind, evidence) VALUES (?, ?, ?, ?, ?)",
+            [(a, b, version, kind, json.dumps(evidence)) for a, b, kind, evidence in rows])
+
+
+def prune(store: "Store") -> None:
+    """Drop the facts of contents no photo has any more (inside the caller's transaction)."""
+    for table in TABLES:
+        store.connection.execute(
+            f"DELETE FROM {table} WHERE content_hash NOT IN (SELECT content_hash FROM photos)")
+    store.connection.execute(
+        "DELETE FROM verdicts WHERE hash_a NOT IN (SELECT content_hash FROM photos) "
+        "OR hash_b NOT IN (SELECT content_hash FROM photos)")
 
 
 def local_features_or_none(image) -> bytes | None:

@@ -372,7 +372,8 @@ def _top_candidates(i: np.ndarray, j: np.ndarray, s: np.ndarray, per_photo: int)
 
 
 class _Verifier:
-    """Verifies pairs of contents from their stored local features, loaded once each."""
+    """Verifies pairs of contents from their stored local features, loaded once each; verdicts are
+    kept in the library, so a pair is verified once (until the verification's version changes)."""
 
     def __init__(self, store: Store, hashes: list[bytes]):
         from simdesk.core.duplicates import verify
@@ -381,6 +382,16 @@ class _Verifier:
         self._hashes = hashes
         self._features: dict[int, object] = {}
         self._store = store
+
+    def key(self, a: int, b: int) -> tuple[bytes, bytes]:
+        ha, hb = self._hashes[a], self._hashes[b]
+        return (ha, hb) if ha < hb else (hb, ha)
+
+    def cached(self, keys) -> dict[tuple[bytes, bytes], tuple[str, dict]]:
+        return facts.cached_verdicts(self._store, keys, self._verify.VERDICT_VERSION)
+
+    def remember(self, rows) -> None:
+        facts.put_verdicts(self._store, rows, self._verify.VERDICT_VERSION)
 
     def load(self, contents: Iterable[int]) -> None:
         wanted = sorted(set(int(c) for c in contents) - set(self._features))
@@ -397,32 +408,49 @@ class _Verifier:
 
 
 def _verify_pairs(verifier: _Verifier, pi, pj, *, workers: int, progress, cancel, phase: str):
-    """Verdict codes and evidence for pairs (pi[k], pj[k]); pairs without features stay unverified."""
-    verifier.load(np.concatenate([pi, pj]).tolist() if len(pi) else [])
+    """Verdict codes and evidence for pairs (pi[k], pj[k]); pairs without features stay unverified.
+    Verdicts the library kept from an earlier scan are reused; new ones are kept."""
     codes = np.full(len(pi), _UNVERIFIED, dtype=np.int8)
     evidence: dict[tuple[int, int], dict] = {}
-    chunk = 256
     pairs = list(zip(pi.tolist(), pj.tolist()))
+    keys = [verifier.key(a, b) for a, b in pairs]
+    known = verifier.cached(keys)
+    todo = []
+    for k, key in enumerate(keys):
+        if key in known:
+            kind, found = known[key]
+            codes[k] = _VERDICT_CODES[kind]
+            evidence[(min(pairs[k]), max(pairs[k]))] = found
+        else:
+            todo.append(k)
+    verifier.load([c for k in todo for c in pairs[k]])
+    chunk = 256
 
     def run(start: int):
         out = []
-        for a, b in pairs[start:start + chunk]:
+        for k in todo[start:start + chunk]:
             if cancel is not None and cancel.is_set():
                 break
-            out.append(verifier(a, b))
+            out.append(verifier(*pairs[k]))
         return start, out
 
-    done = 0
+    done = len(pairs) - len(todo)
+    if progress:
+        progress(Progress(phase, done, len(pairs), unit="pairs"))
     # Each pair's matrix products are small: BLAS threads of their own would only fight the
     # workers for the cores (measured 0.5 ms a product on one thread, 1-7 ms on two, busy machine).
     with threadpool_limits(1, user_api="blas"), \
             ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="simdesk-verify") as pool:
-        for start, verdicts in pool.map(run, range(0, len(pairs), chunk)):
+        for start, verdicts in pool.map(run, range(0, len(todo), chunk)):
             check(cancel)
-            for k, verdict in enumerate(verdicts, start):
+            new = []
+            for k, verdict in zip(todo[start:start + chunk], verdicts):
                 if verdict is not None:
+                    found = verdict.to_json()
                     codes[k] = _VERDICT_CODES[verdict.kind]
-                    evidence[(min(pairs[k]), max(pairs[k]))] = verdict.to_json()
+                    evidence[(min(pairs[k]), max(pairs[k]))] = found
+                    new.append((*keys[k], verdict.kind, found))
+            verifier.remember(new)  # a cancelled scan keeps what it verified
             done += len(verdicts)
             if progress:
                 progress(Progress(phase, done, len(pairs), unit="pairs"))

@@ -26,7 +26,6 @@ once per photo (:func:`extract_features`) and stored as bytes (:meth:`LocalFeatu
 
 from __future__ import annotations
 
-import json
 import math
 import struct
 from dataclasses import asdict, dataclass, field
@@ -114,6 +113,10 @@ SHOT_MIN_INLIERS = 12
 SHOT_RANSAC_PX = 6.0
 # ... making at least this share of the matches.
 SHOT_MIN_RATIO = 0.25
+
+# Verdicts are kept in the library by pair (``facts.cached_verdicts``): raise this whenever a
+# threshold above or the features change, so that every pair is verified again.
+VERDICT_VERSION = 1
 
 _FORMAT = b"SDLF"
 _VERSION = 1
@@ -273,9 +276,9 @@ class Verdict:
     unexplained_fraction: float = 0.0  # ... not explained by a border band or one compact patch
     cells: int = 0
 
-    def to_json(self) -> str:
-        return json.dumps({k: (round(v, 4) if isinstance(v, float) else v)
-                           for k, v in asdict(self).items()})
+    def to_json(self) -> dict:
+        """The evidence as a JSON-ready dict (floats rounded), as every to_json of the core."""
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 def _rootsift(desc: np.ndarray) -> np.ndarray:

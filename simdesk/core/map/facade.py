@@ -9,6 +9,7 @@ import threading
 import numpy as np
 
 from simdesk.core.models.catalog import load_model
+from simdesk.core.store import EmbeddingSpace
 
 
 class MapFacade:
