@@ -59,3 +59,11 @@ def photo_folder(tmp_path) -> Path:
         draw_photo(folder / f"photo_{i}.jpg", seed=i, quality=92)
     draw_photo(folder / "sub" / "nested.png", seed=100)
     return folder
+
+
+@pytest.fixture
+def xdg(tmp_path, monkeypatch):
+    """A private freedesktop.org data home: the Trash of tests is tmp_path/xdg/Trash."""
+    home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(home))
+    return home / "Trash"

@@ -4,7 +4,6 @@ file moved aside and rebuilt, and what cannot be recomputed (the trash journal) 
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 
 import pytest
@@ -12,13 +11,6 @@ import pytest
 from simdesk.core import store as store_module
 from simdesk.core.library import Library
 from simdesk.core.store import DatabaseUnavailableError, StoreError
-
-
-@pytest.fixture
-def xdg(tmp_path, monkeypatch):
-    home = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_DATA_HOME", str(home))
-    return home / "Trash"
 
 
 @pytest.fixture

@@ -21,13 +21,6 @@ from simdesk.core.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch):
-    home = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_DATA_HOME", str(home))
-    return home / "Trash"
-
-
-@pytest.fixture
 def photos(tmp_path):
     """a.jpg with two byte-identical copies, b.jpg with one, and an unrelated photo."""
     folder = tmp_path / "photos"

@@ -24,13 +24,6 @@ def sha(path) -> str:
 
 
 @pytest.fixture
-def xdg(tmp_path, monkeypatch):
-    home = tmp_path / "xdg"
-    monkeypatch.setenv("XDG_DATA_HOME", str(home))
-    return home / "Trash"
-
-
-@pytest.fixture
 def photos(tmp_path):
     """photos/a.jpg and three byte-identical copies of it, plus an unrelated photo."""
     folder = tmp_path / "photos"
