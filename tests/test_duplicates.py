@@ -471,3 +471,16 @@ def test_a_second_scan_reuses_the_verdicts_kept_in_the_library(library, dup_fold
     monkeypatch.setattr(verify, "VERDICT_VERSION", verify.VERDICT_VERSION + 1)
     library.find_duplicates(workers=1)
     assert len(calls) > verified
+
+
+def test_pruning_to_each_photos_nearest_keeps_what_the_whole_would(monkeypatch):
+    rng = np.random.default_rng(4)
+    a = l2_normalize(rng.normal(size=(300, 8)).astype(np.float32))
+    i, j, s = similar_pairs(a, 0.0, block=64)
+    whole = candidates.top_candidates(i, j, s, 3)
+    expected = set(zip(i[whole].tolist(), j[whole].tolist()))
+    monkeypatch.setattr(candidates, "PRUNE_AT", 500)  # prune after nearly every tile
+    pi, pj, ps = similar_pairs(a, 0.0, block=64, per_photo=3)
+    assert len(pi) < len(i)  # it did prune
+    kept = candidates.top_candidates(pi, pj, ps, 3)
+    assert set(zip(pi[kept].tolist(), pj[kept].tolist())) == expected

@@ -83,6 +83,34 @@ def _threshold_tile(tile: np.ndarray, threshold: float, row0: int, col0: int, ou
                     sub[ri, cj].astype(np.float32)))
 
 
+# Pairs kept before they are pruned to each photo's most similar (about 16 bytes a pair).
+PRUNE_AT = 4_000_000
+
+
+def top_candidates(i: np.ndarray, j: np.ndarray, s: np.ndarray, per_photo: int) -> np.ndarray:
+    """Mask of the pairs that are among the ``per_photo`` most similar of either photo."""
+    if len(i) == 0:
+        return np.zeros(0, dtype=bool)
+    node = np.concatenate([i, j])
+    edge = np.concatenate([np.arange(len(i)), np.arange(len(i))])
+    order = np.lexsort((-np.concatenate([s, s]), node))
+    node, edge = node[order], edge[order]
+    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    rank = np.arange(len(node)) - np.repeat(starts, np.diff(np.r_[starts, len(node)]))
+    keep = np.zeros(len(i), dtype=bool)
+    keep[edge[rank < per_photo]] = True
+    return keep
+
+
+def _pruned(found: list, per_photo: int) -> list:
+    """``found`` as one piece of the pairs among each photo's most similar, once it is large."""
+    if sum(len(piece[0]) for piece in found) <= PRUNE_AT:
+        return found
+    i, j, s = (np.concatenate([piece[k] for piece in found]) for k in range(3))
+    keep = top_candidates(i, j, s, per_photo)
+    return [(i[keep], j[keep], s[keep])]
+
+
 def similar_pairs(
     vectors: np.ndarray,
     threshold: float,
@@ -93,8 +121,15 @@ def similar_pairs(
     block: int = 2048,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
+    per_photo: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (i < j) whose cosine similarity is >= ``threshold``: (i, j, similarity) arrays.
+
+    ``per_photo``: only the pairs among the ``per_photo`` most similar of either photo are needed
+    (``top_candidates``); the pairs found are then pruned to those whenever they grow past
+    ``PRUNE_AT``, so memory stays bounded at a low threshold in a large library. Pruning a part
+    never drops a pair the whole would keep: a pair's rank among a photo's pairs can only be
+    better in a part of them.
 
     ``vectors`` must be L2-normalised rows. With ``rotated`` (the same photos turned 90 degrees,
     normalised the same way), a pair's similarity is the best of upright-upright and either photo
@@ -142,6 +177,8 @@ def similar_pairs(
             if c0 == r0:  # the diagonal tile: only j > i
                 tile[np.tril_indices(r1 - r0, 0, c1 - c0)] = -np.inf
             _threshold_tile(tile, threshold, r0, c0, found)
+            if per_photo is not None:
+                found = _pruned(found, per_photo)
             done += (r1 - r0) * (c1 - c0)
             if progress is not None:
                 progress(done, total)
@@ -159,6 +196,8 @@ def similar_pairs(
                         or row_la[0] + col_la[0] < -aspect_tolerance):  # a tile straddling the edge
                     tile[np.abs(row_la[:, None] + col_la[None, :]) > aspect_tolerance] = -np.inf
                 _threshold_tile(tile, threshold, r0, c0, cross)
+                if per_photo is not None:
+                    cross = _pruned(cross, per_photo)  # sorted order is a relabelling: still safe
                 done += (r1 - r0) * (c1 - c0)
                 if progress is not None:
                     progress(done, total)
