@@ -222,6 +222,7 @@ class DuplicateScan:
     not_compared: int = 0  # photos without a descriptor: only identical copies of them are found
     seconds: float = 0.0
     floor: float = CANDIDATE_FLOOR
+    _bursts: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def _hash(self, content: int) -> bytes:
         return self.photos[self.contents[content][0]].content_hash
@@ -249,19 +250,25 @@ class DuplicateScan:
                                                      self.photos[self.contents[b][0]])
 
     def _dismissed_mask(self) -> np.ndarray:
+        """Pairs under a "not duplicates" mark; only pairs of two marked photos are looked up."""
         marked = {h for pair in self.dismissed for h in pair}
+        involved = np.fromiter((self._hash(c) in marked for c in range(len(self.contents))),
+                               dtype=bool, count=len(self.contents))
         mask = np.zeros(len(self.pair_i), dtype=bool)
-        for k, (a, b) in enumerate(zip(self.pair_i.tolist(), self.pair_j.tolist())):
-            ha, hb = self._hash(a), self._hash(b)
-            if ha in marked and hb in marked:
-                mask[k] = pair_key(ha, hb) in self.dismissed
+        for k in np.flatnonzero(involved[self.pair_i] & involved[self.pair_j]).tolist():
+            mask[k] = pair_key(self._hash(int(self.pair_i[k])), self._hash(int(self.pair_j[k]))) in self.dismissed
         return mask
 
     def _burst_mask(self) -> np.ndarray:
-        reps = [self.photos[c[0]] for c in self.contents]
-        return np.fromiter((_different_moments(reps[a], reps[b])
-                            for a, b in zip(self.pair_i.tolist(), self.pair_j.tolist())),
-                           dtype=bool, count=len(self.pair_i))
+        """Pairs of different exposures (``_different_moments``, in arrays); the pairs and photos
+        of a scan never change, so it is computed once."""
+        if self._bursts is None:
+            when = np.array([np.nan if self.photos[c[0]].capture_time is None else self.photos[c[0]].capture_time
+                             for c in self.contents], dtype=np.float64)
+            gap = np.abs(when[self.pair_i] - when[self.pair_j]) if len(self.pair_i) else np.zeros(0)
+            off = np.abs(gap - np.round(gap / 900.0) * 900.0)  # distance to a whole quarter hour
+            self._bursts = np.isfinite(gap) & (gap > SAME_MOMENT_S) & (off > SAME_MOMENT_S)
+        return self._bursts
 
     def groups(
         self,
