@@ -41,7 +41,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simdesk.core.duplicates import facts, keep
-from simdesk.core.duplicates.candidates import Whitening, similar_pairs, top_candidates
+from simdesk.core.duplicates.candidates import Whitening, nearest_pairs
 from simdesk.core.duplicates.dismissed import pair_key, dismissed_pairs
 from simdesk.core.duplicates.keep import DEFAULT_KEEP_RULE, Member, choose_keep
 from simdesk.core.duplicates.linkage import complete_linkage, star_groups
@@ -560,10 +560,7 @@ def scan(
             if progress:
                 progress(Progress("comparing", done, total, unit="pairs"))
 
-        li, lj, ls = similar_pairs(a, floor, r, aspects, cancel=cancel, progress=on_tiles,
-                                   per_photo=per_photo)
-        top = top_candidates(li, lj, ls, per_photo)
-        li, lj, ls = li[top], lj[top], ls[top]
+        li, lj, ls = nearest_pairs(a, floor, per_photo, r, aspects, cancel=cancel, progress=on_tiles)
         ci, cj = rows_content[li], rows_content[lj]
         pi, pj, ps = np.minimum(ci, cj), np.maximum(ci, cj), ls.astype(np.float32)
         row_of = {int(c): k for k, c in enumerate(rows_content.tolist())}
