@@ -14,7 +14,7 @@ from conftest import TINY_MODEL, draw_photo
 from simdesk.cli import main
 from simdesk.core.duplicates import candidates, dismissed, linkage
 from simdesk.core.duplicates import grouping as duplicates
-from simdesk.core.duplicates.candidates import Whitening, similar_pairs
+from simdesk.core.duplicates.candidates import Whitening, nearest_pairs, similar_pairs
 from simdesk.core.duplicates.grouping import DuplicateError, parse_keep_rule
 from simdesk.core.duplicates.keep import DEFAULT_KEEP_RULE, Member, choose_keep
 from simdesk.core.duplicates.linkage import complete_linkage
@@ -473,14 +473,94 @@ def test_a_second_scan_reuses_the_verdicts_kept_in_the_library(library, dup_fold
     assert len(calls) > verified
 
 
-def test_pruning_to_each_photos_nearest_keeps_what_the_whole_would(monkeypatch):
-    rng = np.random.default_rng(4)
-    a = l2_normalize(rng.normal(size=(300, 8)).astype(np.float32))
-    i, j, s = similar_pairs(a, 0.0, block=64)
-    whole = candidates.top_candidates(i, j, s, 3)
-    expected = set(zip(i[whole].tolist(), j[whole].tolist()))
-    monkeypatch.setattr(candidates, "PRUNE_AT", 500)  # prune after nearly every tile
-    pi, pj, ps = similar_pairs(a, 0.0, block=64, per_photo=3)
-    assert len(pi) < len(i)  # it did prune
-    kept = candidates.top_candidates(pi, pj, ps, 3)
-    assert set(zip(pi[kept].tolist(), pj[kept].tolist())) == expected
+# -- each photo's nearest ------------------------------------------------------------------------------
+
+
+def clustered_library(rng, n, d=16):
+    """Clustered upright and turned views, aspects, and rotated copies, quantised to sixteenths so
+    that every similarity is exact in float32 whatever the tiling: ties stay ties."""
+    centres = random_unit(rng, n // 25, d)
+    centres[:, -1] = 0.0  # the last axis is the loners' own (below)
+    a, r = (l2_normalize(centres[rng.integers(0, len(centres), n)]
+                         + 0.3 * rng.standard_normal((n, d)) * (np.arange(d) < d - 1)) for _ in "ar")
+    a[10:18] = a[9]  # nine photos with one descriptor: equal similarities across the k-th place
+    a[100:110] = r[200:210]  # turned copies
+    a[-4:-1] = r[-4:-1] = np.eye(d)[-1]  # loners: three with only each other above any floor,
+    a[-1] = r[-1] = -np.eye(d)[-1]  # and one with nothing at all
+    aspects = rng.choice([4 / 3, 3 / 4, 1.0, 16 / 9], n, p=[0.6, 0.25, 0.1, 0.05])
+    aspects[100:110] = 1 / aspects[200:210]
+    quantised = lambda x: (np.round(x * 16) / 16).astype(np.float32)  # noqa: E731
+    return quantised(a), quantised(r), aspects
+
+
+def all_similarities(a, r=None, aspects=None):
+    """The full matrix of what the scan compares (diagonal -inf), capped at 1 as the scan ranks."""
+    sims = a @ a.T
+    if r is not None:
+        cross = a @ r.T
+        turned = np.maximum(cross, cross.T)
+        if aspects is not None:
+            la = np.log(aspects)
+            turned = np.where(np.abs(la[:, None] + la[None, :]) <= candidates.ROTATION_ASPECT_TOLERANCE,
+                              turned, -np.inf)
+        sims = np.maximum(sims, turned)
+    np.fill_diagonal(sims, -np.inf)
+    return np.minimum(sims, 1.0)
+
+
+def nearest_by_brute_force(sims, floor, k):
+    """Each photo's k best above the floor; ties: photos after it first, then by index."""
+    pairs = {}
+    for x in range(len(sims)):
+        above = np.flatnonzero(sims[x] >= floor).tolist()
+        for y in sorted(above, key=lambda y: (-sims[x, y], y < x, y))[:k]:
+            pairs[(min(x, y), max(x, y))] = float(sims[x, y])
+    return pairs
+
+
+def old_top_candidates(i, j, s, per_photo):
+    """The scan's former rule, over all pairs above the floor: pairs among either photo's best."""
+    node = np.concatenate([i, j])
+    edge = np.concatenate([np.arange(len(i)), np.arange(len(i))])
+    order = np.lexsort((-np.concatenate([s, s]), node))
+    node, edge = node[order], edge[order]
+    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    rank = np.arange(len(node)) - np.repeat(starts, np.diff(np.r_[starts, len(node)]))
+    keep = np.zeros(len(i), dtype=bool)
+    keep[edge[rank < per_photo]] = True
+    return keep
+
+
+@pytest.mark.parametrize("turned", [False, True])
+@pytest.mark.parametrize("floor", [0.2, 0.9])
+def test_nearest_pairs_are_each_photos_best_in_any_tiling(turned, floor):
+    rng = np.random.default_rng(5)
+    n, k = 2000, 5
+    a, r, aspects = clustered_library(rng, n)
+    r, aspects = (r, aspects) if turned else (None, None)
+    sims = all_similarities(a, r, aspects)
+    expected = nearest_by_brute_force(sims, floor, k)
+    i, j, s = nearest_pairs(a, floor, k, r, aspects, block=97)  # 21 x 21 tiles, the last ones ragged
+    got = {(x, y): v for x, y, v in zip(i.tolist(), j.tolist(), s.tolist())}
+    assert got == expected
+    assert np.all(np.diff(i * n + j) > 0)  # ordered by (i, j), each pair once
+    # The former pipeline (every pair above the floor, then each photo's best) agrees.
+    pi, pj, ps = similar_pairs(a, floor, r, aspects, block=n)
+    keep = old_top_candidates(pi, pj, ps, k)
+    assert set(zip(pi[keep].tolist(), pj[keep].tolist())) == set(got)
+    # The cases that make it hard were there: ties across the k-th place, photos short of k.
+    above = (sims >= floor).sum(axis=1)
+    kth = -np.sort(-sims, axis=1)[:, k - 1]
+    assert (np.sum(sims == kth[:, None], axis=1) > 1)[above > k].any()
+    assert (above < k).any() and (above > k).any()
+    assert not turned or {(100 + m, 200 + m) for m in range(10)} <= set(got)
+
+
+def test_nearest_pairs_with_few_photos_or_none_above_the_floor():
+    rng = np.random.default_rng(6)
+    a = random_unit(rng, 3, 4)
+    assert all(len(x) == 0 for x in nearest_pairs(a[:0], 0.2, 5))
+    assert all(len(x) == 0 for x in nearest_pairs(a[:1], 0.2, 5))
+    i, j, s = nearest_pairs(a, -1.0, 5)
+    assert list(zip(i.tolist(), j.tolist())) == [(0, 1), (0, 2), (1, 2)]
+    assert all(len(x) == 0 for x in nearest_pairs(a, 1.01, 5))

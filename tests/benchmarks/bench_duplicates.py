@@ -1,6 +1,7 @@
 """Speed and memory of a full duplicate scan at 10,000 and 100,000 photos (synthetic descriptors).
 
     python tests/benchmarks/bench_duplicates.py [--sizes 10000 100000] [--no-rotations]
+    python tests/benchmarks/bench_duplicates.py --compare-only [--before] [--sizes ...]
 
 For each size, a throw-away library is filled with that many photos: 672-d descriptors in both
 views (upright and turned), float16 in SQLite exactly as ``prepare_duplicates`` stores them, drawn
@@ -16,6 +17,11 @@ The verification runs for real: every synthetic photo gets the stored local feat
 real photos of ../shared/data/animals (drawn shapes when that is absent), a planted copy those of
 its group's first photo, so each candidate pair costs what a real pair costs (unrelated photos are
 verified as different, planted copies as copies).
+
+``--compare-only`` times the candidate phase alone (each photo's nearest, ``nearest_pairs``) on the
+same descriptors, generated in memory; ``--before`` also runs the former candidate phase (every
+pair above the floor collected, then pruned to each photo's nearest) on the same vectors, and
+says whether both found the same pairs.
 """
 
 from __future__ import annotations
@@ -71,26 +77,11 @@ def build(directory: Path, n: int, seed: int = 0) -> None:
     spaces = descriptor_spaces(store, spec)
     rng = np.random.default_rng(seed)
     pool = _feature_pool()
-    d, rank = spec.dim, 48
-    basis = np.abs(rng.standard_normal((rank, d))).astype(np.float32)
     folder_id = store.folders()[str(photos)]
-    aspects = rng.choice([(4000, 3000), (3000, 4000), (1920, 1080), (2000, 2000)], size=n,
-                         p=[0.7, 0.2, 0.05, 0.05])
     n_groups = n // 250  # about 1% of photos in groups of 2-4
-    chunk = 5000
-    k = 0
-    while k < n:
-        m = min(chunk, n - k)
-        weights = np.abs(rng.standard_normal((m, rank))).astype(np.float32)
-        up = weights @ basis + 0.3 * np.abs(rng.standard_normal((m, d))).astype(np.float32)
-        weights = np.abs(rng.standard_normal((m, rank))).astype(np.float32)  # turned: unrelated
-        rot = weights @ basis + 0.3 * np.abs(rng.standard_normal((m, d))).astype(np.float32)
-        for g in range(k, k + m):
-            if g % 250 < 1 and g // 250 < n_groups:  # start of a planted group
-                size = 2 + (g // 250) % 3
-                for c in range(1, size):
-                    if g + c - k < m:
-                        up[g + c - k] = up[g - k] * rng.uniform(0.9, 1.1, d).astype(np.float32)
+    aspects, chunks = _descriptors(rng, n, spec.dim)
+    for k, up, rot in chunks:
+        m = len(up)
         with store.transaction():
             for row in range(m):
                 chash = int(k + row).to_bytes(16, "big")
@@ -103,8 +94,33 @@ def build(directory: Path, n: int, seed: int = 0) -> None:
                                    width=int(w), height=int(h), capture_time=None)
                 store.put_embedding(chash, spaces["upright"].id, up[row])
                 store.put_embedding(chash, spaces["rot90"].id, rot[row])
-        k += m
     library.close()
+
+
+def _descriptors(rng, n: int, d: int, chunk: int = 5000):
+    """(width, height) of each photo, and (first photo, upright, turned) descriptor chunks."""
+    rank = 48
+    basis = np.abs(rng.standard_normal((rank, d))).astype(np.float32)
+    aspects = rng.choice([(4000, 3000), (3000, 4000), (1920, 1080), (2000, 2000)], size=n,
+                         p=[0.7, 0.2, 0.05, 0.05])
+    n_groups = n // 250
+
+    def chunks():
+        for k in range(0, n, chunk):
+            m = min(chunk, n - k)
+            weights = np.abs(rng.standard_normal((m, rank))).astype(np.float32)
+            up = weights @ basis + 0.3 * np.abs(rng.standard_normal((m, d))).astype(np.float32)
+            weights = np.abs(rng.standard_normal((m, rank))).astype(np.float32)  # turned: unrelated
+            rot = weights @ basis + 0.3 * np.abs(rng.standard_normal((m, d))).astype(np.float32)
+            for g in range(k, k + m):
+                if g % 250 < 1 and g // 250 < n_groups:  # start of a planted group
+                    size = 2 + (g // 250) % 3
+                    for c in range(1, size):
+                        if g + c - k < m:
+                            up[g + c - k] = up[g - k] * rng.uniform(0.9, 1.1, d).astype(np.float32)
+            yield k, up, rot
+
+    return aspects, chunks()
 
 
 def scan(directory: Path, rotations: bool) -> dict:
@@ -151,12 +167,91 @@ def scan(directory: Path, rotations: bool) -> dict:
     }
 
 
+# -- the candidate phase alone ---------------------------------------------------------------------
+
+
+def _top_candidates(i, j, s, per_photo):
+    """Before: the pairs among either photo's ``per_photo`` best, picked from all pairs found."""
+    node = np.concatenate([i, j])
+    edge = np.concatenate([np.arange(len(i)), np.arange(len(i))])
+    order = np.lexsort((-np.concatenate([s, s]), node))
+    node, edge = node[order], edge[order]
+    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+    rank = np.arange(len(node)) - np.repeat(starts, np.diff(np.r_[starts, len(node)]))
+    keep = np.zeros(len(i), dtype=bool)
+    keep[edge[rank < per_photo]] = True
+    return keep
+
+
+def _candidates_before(a, floor, per_photo, r, aspects, prune_at=4_000_000):
+    """The candidate phase as it was: every pair above the floor collected over the same tiles, the
+    collection pruned to each photo's best whenever it passed ``prune_at``, then pruned once more."""
+    from simdesk.core.duplicates import candidates
+
+    found = []
+    tiles = candidates._all_tiles(a, r, aspects, candidates.ROTATION_ASPECT_TOLERANCE, 2048, None, None)
+    for tile, rows, cols in tiles:
+        hit = np.flatnonzero(tile.max(axis=1) >= floor)
+        if hit.size:
+            sub = tile[hit]
+            ri, cj = np.nonzero(sub >= floor)
+            x, y = rows[hit[ri]], cols[cj]
+            found.append((np.minimum(x, y), np.maximum(x, y), sub[ri, cj].astype(np.float32)))
+        if sum(len(f[0]) for f in found) > prune_at:
+            i, j, s = (np.concatenate([f[k] for f in found]) for k in range(3))
+            keep = _top_candidates(i, j, s, per_photo)
+            found = [(i[keep], j[keep], s[keep])]
+    i, j, s = (np.concatenate([f[k] for f in found]) for k in range(3))
+    s = np.minimum(s, 1.0)
+    order = np.lexsort((-s, i * len(a) + j))  # a pair found upright and turned: its best
+    i, j, s = i[order], j[order], s[order]
+    first = np.r_[True, (i[1:] != i[:-1]) | (j[1:] != j[:-1])]
+    i, j, s = i[first], j[first], s[first]
+    keep = _top_candidates(i, j, s, per_photo)
+    return i[keep], j[keep], s[keep]
+
+
+def compare_only(n: int, rotations: bool, before: bool) -> None:
+    """The candidate phase on the descriptors ``build`` stores (float16 round trip), whitened as
+    the scan whitens them; with ``before``, the former candidate phase on the same vectors too."""
+    from simdesk.core.duplicates.candidates import Whitening, nearest_pairs
+    from simdesk.core.duplicates.grouping import CANDIDATE_FLOOR, CANDIDATES_PER_PHOTO
+
+    aspects, chunks = _descriptors(np.random.default_rng(0), n, 672)  # build()'s model: 672-d
+    up, rot = (np.concatenate(x).astype(np.float16) for x in zip(*((u, t) for _, u, t in chunks)))
+    start = time.perf_counter()
+    whitening = Whitening.fit(up)
+    a, r = whitening.apply(up), (whitening.apply(rot) if rotations else None)
+    ratio = aspects[:, 0] / aspects[:, 1]
+    whitened = time.perf_counter()
+    new = nearest_pairs(a, CANDIDATE_FLOOR, CANDIDATES_PER_PHOTO, r, ratio)
+    took = time.perf_counter() - whitened
+    line = f"{n:>7} photos: whiten {whitened - start:.1f} s, candidates {took:.1f} s ({len(new[0])} pairs)"
+    if before:
+        started = time.perf_counter()
+        old = _candidates_before(a, CANDIDATE_FLOOR, CANDIDATES_PER_PHOTO, r, ratio)
+        old_took = time.perf_counter() - started
+        same = set(zip(*(x.tolist() for x in new[:2]))) == set(zip(*(x.tolist() for x in old[:2])))
+        line += (f"; before {old_took:.1f} s ({len(old[0])} pairs): {old_took / took:.1f}x; "
+                 f"same pairs: {same}")
+    print(line, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--no-rotations", action="store_true")
+    parser.add_argument("--compare-only", action="store_true",
+                        help="time the candidate phase alone, on the same descriptors, no library")
+    parser.add_argument("--before", action="store_true",
+                        help="with --compare-only: the former candidate phase too, in the same run")
     parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.compare_only:
+        print(f"CPU cores: {os.cpu_count()}; rotations: {'off' if args.no_rotations else 'on'}")
+        for n in args.sizes:
+            compare_only(n, rotations=not args.no_rotations, before=args.before)
+        return 0
     if args._child:
         what, directory = args._child
         if what == "build":

@@ -3,7 +3,8 @@
 Every photo's duplicate descriptor (see ``descriptors``) is PCA-whitened with a whitening fitted
 on this library, so that what all photos of a kind share counts little and what makes one photo
 itself counts a lot. All pairs are compared with blocked matrix products (tiles of 2048 x 2048,
-never an N x N matrix) and the pairs above a floor are kept: a sparse graph. These are only
+never an N x N matrix); each photo keeps its few most similar above a floor (``nearest_pairs``),
+updated tile by tile, so a low floor costs no more than a high one: a sparse graph. These are only
 candidates: the verification (``verify``) decides which are copies, so the whitening's dependence
 on the library changes which pairs are looked at, not what is accepted.
 """
@@ -71,44 +72,96 @@ class Whitening:
         return out
 
 
+# -- the tiles of all pairs -------------------------------------------------------------------------
+
+
+def _upright_tiles(vectors, block, cancel):
+    """Upright against upright: the upper triangle, tile by tile (the diagonal tile: j > i only)."""
+    n = len(vectors)
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        rows_up = vectors[r0:r1]
+        for c0 in range(r0, n, block):
+            check(cancel)
+            c1 = min(n, c0 + block)
+            tile = rows_up @ vectors[c0:c1].T
+            if c0 == r0:
+                tile[np.tril_indices(r1 - r0, 0, c1 - c0)] = -np.inf
+            yield tile, np.arange(r0, r1), np.arange(c0, c1)
+
+
+def _turned_ranges(sorted_la, n, block, aspect_tolerance):
+    """For each block of rows (photos sorted by log aspect), the columns whose aspect is its inverse."""
+    ranges = []
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        lo, hi = sorted_la[r0], sorted_la[r1 - 1]
+        c_start = int(np.searchsorted(sorted_la, -hi - aspect_tolerance, side="left"))
+        c_end = int(np.searchsorted(sorted_la, -lo + aspect_tolerance, side="right"))
+        ranges.append((r0, r1, c_start, c_end))
+    return ranges
+
+
+def _turned_tiles(up_sorted, rot_sorted, sorted_la, order, ranges, block, aspect_tolerance, cancel):
+    """Upright against turned, for aspect-compatible pairs, in both directions (the full matrix);
+    a photo is never compared with itself turned."""
+    for r0, r1, c_start, c_end in ranges:
+        rows_up = up_sorted[r0:r1]
+        for c0 in range(c_start, c_end, block):
+            check(cancel)
+            c1 = min(c_end, c0 + block)
+            tile = rows_up @ rot_sorted[c0:c1].T
+            row_la, col_la = sorted_la[r0:r1], sorted_la[c0:c1]
+            if (row_la[-1] + col_la[-1] > aspect_tolerance
+                    or row_la[0] + col_la[0] < -aspect_tolerance):  # a tile straddling the edge
+                tile[np.abs(row_la[:, None] + col_la[None, :]) > aspect_tolerance] = -np.inf
+            same = np.arange(max(r0, c0), min(r1, c1))
+            tile[same - r0, same - c0] = -np.inf
+            yield tile, order[r0:r1], order[c0:c1]
+
+
+def _all_tiles(vectors, rotated, aspects, aspect_tolerance, block, cancel, progress):
+    """Every comparison the scan makes, as (tile of similarities, row photos, column photos).
+
+    An entry is one comparison of the pair (row, column): its similarity is the best of them. Left
+    out (-inf): the lower triangle of upright tiles, turned comparisons between photos whose aspect
+    ratios are not each other's inverse, a photo against itself. Memory: a tile at a time.
+    """
+    n = len(vectors)
+    tiles = [_upright_tiles(vectors, block, cancel)]
+    total = sum((n - r0) * min(block, n - r0) for r0 in range(0, n, block))
+    if rotated is not None:
+        if rotated.shape != vectors.shape:
+            raise ValueError("rotated vectors must have the shape of the upright ones")
+        log_aspect = (np.log(np.clip(np.asarray(aspects, dtype=np.float64), 1e-3, 1e3))
+                      if aspects is not None else np.zeros(n))
+        order = np.argsort(log_aspect, kind="stable")
+        sorted_la = log_aspect[order]
+        ranges = _turned_ranges(sorted_la, n, block, aspect_tolerance)
+        total += sum((r1 - r0) * max(0, c_end - c_start) for r0, r1, c_start, c_end in ranges)
+        tiles.append(_turned_tiles(vectors[order], rotated[order], sorted_la, order, ranges, block,
+                                   aspect_tolerance, cancel))
+    done = 0
+    for tile, rows, cols in (t for part in tiles for t in part):
+        yield tile, rows, cols
+        done += tile.size
+        if progress is not None:
+            progress(done, total)
+
+
+def _prepared(vectors, rotated):
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if rotated is not None:
+        rotated = np.ascontiguousarray(rotated, dtype=np.float32)
+    return vectors, rotated
+
+
+def _no_pairs():
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty.copy(), np.zeros(0, dtype=np.float32)
+
+
 # -- all pairs above a threshold -----------------------------------------------------------------
-
-
-def _threshold_tile(tile: np.ndarray, threshold: float, row0: int, col0: int, out: list) -> None:
-    rows = np.flatnonzero(tile.max(axis=1) >= threshold)
-    if rows.size:
-        sub = tile[rows]
-        ri, cj = np.nonzero(sub >= threshold)
-        out.append(((rows[ri] + row0).astype(np.int64), (cj + col0).astype(np.int64),
-                    sub[ri, cj].astype(np.float32)))
-
-
-# Pairs kept before they are pruned to each photo's most similar (about 16 bytes a pair).
-PRUNE_AT = 4_000_000
-
-
-def top_candidates(i: np.ndarray, j: np.ndarray, s: np.ndarray, per_photo: int) -> np.ndarray:
-    """Mask of the pairs that are among the ``per_photo`` most similar of either photo."""
-    if len(i) == 0:
-        return np.zeros(0, dtype=bool)
-    node = np.concatenate([i, j])
-    edge = np.concatenate([np.arange(len(i)), np.arange(len(i))])
-    order = np.lexsort((-np.concatenate([s, s]), node))
-    node, edge = node[order], edge[order]
-    starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
-    rank = np.arange(len(node)) - np.repeat(starts, np.diff(np.r_[starts, len(node)]))
-    keep = np.zeros(len(i), dtype=bool)
-    keep[edge[rank < per_photo]] = True
-    return keep
-
-
-def _pruned(found: list, per_photo: int) -> list:
-    """``found`` as one piece of the pairs among each photo's most similar, once it is large."""
-    if sum(len(piece[0]) for piece in found) <= PRUNE_AT:
-        return found
-    i, j, s = (np.concatenate([piece[k] for piece in found]) for k in range(3))
-    keep = top_candidates(i, j, s, per_photo)
-    return [(i[keep], j[keep], s[keep])]
 
 
 def similar_pairs(
@@ -121,15 +174,8 @@ def similar_pairs(
     block: int = 2048,
     cancel: threading.Event | None = None,
     progress: Callable[[int, int], None] | None = None,
-    per_photo: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every pair (i < j) whose cosine similarity is >= ``threshold``: (i, j, similarity) arrays.
-
-    ``per_photo``: only the pairs among the ``per_photo`` most similar of either photo are needed
-    (``top_candidates``); the pairs found are then pruned to those whenever they grow past
-    ``PRUNE_AT``, so memory stays bounded at a low threshold in a large library. Pruning a part
-    never drops a pair the whole would keep: a pair's rank among a photo's pairs can only be
-    better in a part of them.
 
     ``vectors`` must be L2-normalised rows. With ``rotated`` (the same photos turned 90 degrees,
     normalised the same way), a pair's similarity is the best of upright-upright and either photo
@@ -139,83 +185,138 @@ def similar_pairs(
     ``aspect_tolerance`` (in log ratio): a landscape photo is compared turned with portrait and
     square photos only, which skips most of that work in a real library.
 
-    All pairs by blocked matrix products: memory stays at a few ``block x block`` tiles whatever N.
+    All pairs by blocked matrix products: memory stays at a few ``block x block`` tiles plus the
+    pairs found, whatever N. The duplicate scan wants each photo's nearest instead: ``nearest_pairs``.
     """
-    n = len(vectors)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-
-    # Upright against upright: the upper triangle, tile by tile.
-    starts = list(range(0, n, block))
-    cross_cols = 0
-    if rotated is not None:
-        rotated = np.ascontiguousarray(rotated, dtype=np.float32)
-        if rotated.shape != vectors.shape:
-            raise ValueError("rotated vectors must have the shape of the upright ones")
-        log_aspect = (np.log(np.clip(np.asarray(aspects, dtype=np.float64), 1e-3, 1e3))
-                      if aspects is not None else np.zeros(n))
-        order = np.argsort(log_aspect, kind="stable")
-        sorted_la = log_aspect[order]
-        up_sorted, rot_sorted = vectors[order], rotated[order]
-        ranges = []
-        for r0 in starts:
-            r1 = min(n, r0 + block)
-            lo, hi = sorted_la[r0], sorted_la[r1 - 1]
-            c_start = int(np.searchsorted(sorted_la, -hi - aspect_tolerance, side="left"))
-            c_end = int(np.searchsorted(sorted_la, -lo + aspect_tolerance, side="right"))
-            ranges.append((r0, r1, c_start, c_end))
-            cross_cols += (r1 - r0) * max(0, c_end - c_start)
-    total = sum((n - r0) * min(block, n - r0) for r0 in starts) + cross_cols
-    done = 0
-    for r0 in starts:
-        r1 = min(n, r0 + block)
-        rows_up = vectors[r0:r1]
-        for c0 in range(r0, n, block):
-            check(cancel)
-            c1 = min(n, c0 + block)
-            tile = rows_up @ vectors[c0:c1].T
-            if c0 == r0:  # the diagonal tile: only j > i
-                tile[np.tril_indices(r1 - r0, 0, c1 - c0)] = -np.inf
-            _threshold_tile(tile, threshold, r0, c0, found)
-            if per_photo is not None:
-                found = _pruned(found, per_photo)
-            done += (r1 - r0) * (c1 - c0)
-            if progress is not None:
-                progress(done, total)
-    # Upright against turned, for aspect-compatible pairs, in both directions (the full matrix).
-    if rotated is not None:
-        cross: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for r0, r1, c_start, c_end in ranges:
-            rows_up = up_sorted[r0:r1]
-            for c0 in range(c_start, c_end, block):
-                check(cancel)
-                c1 = min(c_end, c0 + block)
-                tile = rows_up @ rot_sorted[c0:c1].T
-                row_la, col_la = sorted_la[r0:r1], sorted_la[c0:c1]
-                if (row_la[-1] + col_la[-1] > aspect_tolerance
-                        or row_la[0] + col_la[0] < -aspect_tolerance):  # a tile straddling the edge
-                    tile[np.abs(row_la[:, None] + col_la[None, :]) > aspect_tolerance] = -np.inf
-                _threshold_tile(tile, threshold, r0, c0, cross)
-                if per_photo is not None:
-                    cross = _pruned(cross, per_photo)  # sorted order is a relabelling: still safe
-                done += (r1 - r0) * (c1 - c0)
-                if progress is not None:
-                    progress(done, total)
-        for i, j, s in cross:
-            i, j = order[i], order[j]
-            keep = i != j
-            found.append((np.minimum(i, j)[keep], np.maximum(i, j)[keep], s[keep]))
+    vectors, rotated = _prepared(vectors, rotated)
+    found = []
+    for tile, rows, cols in _all_tiles(vectors, rotated, aspects, aspect_tolerance, block, cancel, progress):
+        hit = np.flatnonzero(tile.max(axis=1) >= threshold)
+        if hit.size:
+            sub = tile[hit]
+            ri, cj = np.nonzero(sub >= threshold)
+            a, b = rows[hit[ri]], cols[cj]
+            found.append((np.minimum(a, b), np.maximum(a, b), sub[ri, cj].astype(np.float32)))
     if not found:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), np.zeros(0, dtype=np.float32)
-    pi = np.concatenate([f[0] for f in found])
-    pj = np.concatenate([f[1] for f in found])
-    ps = np.minimum(np.concatenate([f[2] for f in found]), 1.0)
+        return _no_pairs()
+    pi, pj, ps = (np.concatenate([f[k] for f in found]) for k in range(3))
+    ps = np.minimum(ps, 1.0)
     if rotated is not None:  # a pair found more than once keeps its best similarity
-        key = pi * n + pj
+        key = pi * len(vectors) + pj
         order = np.lexsort((-ps, key))
         key, pi, pj, ps = key[order], pi[order], pj[order], ps[order]
         first = np.ones(len(key), dtype=bool)
         first[1:] = key[1:] != key[:-1]
         pi, pj, ps = pi[first], pj[first], ps[first]
     return pi, pj, ps
+
+
+# -- each photo's nearest ------------------------------------------------------------------------
+
+
+def _hits(tile: np.ndarray, bound: np.ndarray, k: int, axis: int, scratch: np.ndarray):
+    """Flat indexes (into ``tile``) of the entries that may enter the ``k`` nearest of their photo
+    along ``axis`` (1: the row's photo, 0: the column's): at least that photo's bound, and among
+    its ``k`` best in this tile (ties included: the final ranking breaks them)."""
+    h, w = tile.shape
+    bound = bound[:, None] if axis == 1 else bound[None, :]
+    hit = np.greater_equal(tile, bound, out=scratch[:h * w].reshape(h, w))  # no allocation a tile
+    flat = np.flatnonzero(hit)
+    owner = flat // w if axis == 1 else flat % w
+    busy = np.flatnonzero(np.bincount(owner, minlength=tile.shape[1 - axis]) > k)
+    if not busy.size:
+        return flat
+    # A low bound (a photo seen little so far): keep only its k best in this tile.
+    part = tile[busy] if axis == 1 else tile[:, busy].T
+    kth = np.minimum(np.partition(part, part.shape[1] - k, axis=1)[:, -k], 1.0)  # ranked capped at 1
+    cut = np.full(tile.shape[1 - axis], -np.inf, dtype=np.float32)
+    cut[busy] = kth
+    return flat[tile.ravel()[flat] >= cut[owner]]
+
+
+class _NearestSoFar:
+    """Each photo's ``k`` most similar photos among the comparisons offered so far: (N, k) scores,
+    best first, and the other photo (-1: an empty place).
+
+    A photo's candidates rank by similarity, then ties as the scan always ranked them: the photos
+    after it (by index) before those before it, each in index order. A pair offered more than once
+    (upright and turned) counts at its best. Whatever a tile holds below a photo's ``k``-th score so
+    far (or the floor) can never enter its list, so each tile gives up only a few entries.
+    """
+
+    def __init__(self, n: int, k: int, floor: float):
+        self.n, self.k, self.floor = n, k, floor
+        self.score = np.full((n, k), -np.inf, dtype=np.float32)
+        self.other = np.full((n, k), -1, dtype=np.int64)
+        self.bound = np.full(n, floor, dtype=np.float32)
+        self._scratch = np.empty(0, dtype=bool)
+
+    def offer_tile(self, tile: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> None:
+        if self._scratch.size < tile.size:
+            self._scratch = np.empty(tile.size, dtype=bool)
+        by_row = _hits(tile, self.bound[rows], self.k, 1, self._scratch)
+        by_col = _hits(tile, self.bound[cols], self.k, 0, self._scratch)
+        w = tile.shape[1]
+        node = np.concatenate([rows[by_row // w], cols[by_col % w]])
+        other = np.concatenate([cols[by_row % w], rows[by_col // w]])
+        self._merge(node, other, tile.ravel()[np.concatenate([by_row, by_col])])
+
+    def _merge(self, node: np.ndarray, other: np.ndarray, score: np.ndarray) -> None:
+        if not len(node):
+            return
+        touched = np.unique(node)
+        held = self.other[touched].ravel() >= 0
+        node = np.concatenate([np.repeat(touched, self.k)[held], node])
+        other = np.concatenate([self.other[touched].ravel()[held], other])
+        score = np.concatenate([self.score[touched].ravel()[held], np.minimum(score, 1.0)])
+        best = np.lexsort((-score, other, node))  # each (photo, other) at its best similarity
+        node, other, score = node[best], other[best], score[best]
+        first = np.r_[True, (node[1:] != node[:-1]) | (other[1:] != other[:-1])]
+        node, other, score = node[first], other[first], score[first]
+        ranked = np.lexsort((other, other < node, -score, node))
+        node, other, score = node[ranked], other[ranked], score[ranked]
+        starts = np.flatnonzero(np.r_[True, node[1:] != node[:-1]])
+        rank = np.arange(len(node)) - np.repeat(starts, np.diff(np.r_[starts, len(node)]))
+        kept = rank < self.k
+        self.score[touched], self.other[touched] = -np.inf, -1
+        self.score[node[kept], rank[kept]] = score[kept]
+        self.other[node[kept], rank[kept]] = other[kept]
+        self.bound[touched] = np.maximum(self.score[touched, -1], self.floor)
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs in anyone's list, (i < j) in order, each once."""
+        node = np.repeat(np.arange(self.n), self.k)
+        other, score = self.other.ravel(), self.score.ravel()
+        held = other >= 0
+        i, j = np.minimum(node, other)[held], np.maximum(node, other)[held]
+        _, first = np.unique(i * self.n + j, return_index=True)
+        return i[first], j[first], score[held][first]
+
+
+def nearest_pairs(
+    vectors: np.ndarray,
+    floor: float,
+    per_photo: int,
+    rotated: np.ndarray | None = None,
+    aspects: np.ndarray | None = None,
+    *,
+    aspect_tolerance: float = ROTATION_ASPECT_TOLERANCE,
+    block: int = 2048,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pairs (i < j) among the ``per_photo`` most similar of either photo, with similarity >=
+    ``floor``: (i, j, similarity) arrays, ordered by (i, j). Similarities as ``similar_pairs``
+    measures them (turned views, aspects, capped at 1); ties rank as ``_NearestSoFar`` says.
+
+    The same tiles as ``similar_pairs``, but each tile only updates every photo's running list of
+    its nearest, so neither time nor memory grows with how many pairs pass a low floor: memory is
+    a tile plus (N, per_photo) arrays.
+    """
+    vectors, rotated = _prepared(vectors, rotated)
+    if per_photo < 1 or len(vectors) < 2:
+        return _no_pairs()
+    nearest = _NearestSoFar(len(vectors), per_photo, floor)
+    for tile, rows, cols in _all_tiles(vectors, rotated, aspects, aspect_tolerance, block, cancel, progress):
+        nearest.offer_tile(tile, rows, cols)
+    return nearest.pairs()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Container, Iterable, Sequence
 
 from simdesk.core.provenance import Provenance
 
@@ -47,9 +47,13 @@ def migrate_to_7(db: sqlite3.Connection) -> None:
     )
 
 
-def cached_verdicts(store: "Store", pairs: Sequence[tuple[bytes, bytes]], version: int
-                    ) -> dict[tuple[bytes, bytes], tuple[str, dict]]:
-    """Stored ``(kind, evidence)`` of these pairs (each ``(a, b)`` with a < b) at ``version``."""
+def cached_verdicts(store: "Store", pairs: Sequence[tuple[bytes, bytes]], version: int,
+                    evidence_for: Container[str] | None = None
+                    ) -> dict[tuple[bytes, bytes], tuple[str, dict | None]]:
+    """Stored ``(kind, evidence)`` of these pairs (each ``(a, b)`` with a < b) at ``version``.
+
+    ``evidence_for``: the kinds whose evidence is wanted (None: all); the others' is None, not
+    decoded (most verdicts are "different", whose evidence a scan does not show)."""
     found: dict[tuple[bytes, bytes], tuple[str, dict]] = {}
     wanted = set(pairs)
     by_first: dict[bytes, list[bytes]] = {}
@@ -65,7 +69,8 @@ def cached_verdicts(store: "Store", pairs: Sequence[tuple[bytes, bytes]], versio
         for a, b, kind, evidence in rows:
             key = (bytes(a), bytes(b))
             if key in wanted:
-                found[key] = (kind, json.loads(evidence))
+                wanted_evidence = evidence_for is None or kind in evidence_for
+                found[key] = (kind, json.loads(evidence) if wanted_evidence else None)
     return found
 
 

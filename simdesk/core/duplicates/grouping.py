@@ -41,7 +41,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simdesk.core.duplicates import facts, keep
-from simdesk.core.duplicates.candidates import Whitening, similar_pairs, top_candidates
+from simdesk.core.duplicates.candidates import Whitening, nearest_pairs
 from simdesk.core.duplicates.dismissed import pair_key, dismissed_pairs
 from simdesk.core.duplicates.keep import DEFAULT_KEEP_RULE, Member, choose_keep
 from simdesk.core.duplicates.linkage import complete_linkage, star_groups
@@ -73,6 +73,7 @@ SAME_MOMENT_S = 0.01
 KINDS = ("identical", "copy", "similar_shot")
 _UNVERIFIED, _COPY, _SHOT, _DIFFERENT = 0, 1, 2, 3
 _VERDICT_CODES = {"copy": _COPY, "similar_shot": _SHOT, "different": _DIFFERENT}
+_SHOWN_EVIDENCE = ("copy", "similar_shot")  # the groups show copies' and shots' evidence only
 
 
 class DuplicateError(Exception):
@@ -382,7 +383,8 @@ class _Verifier:
         return (ha, hb) if ha < hb else (hb, ha)
 
     def cached(self, keys) -> dict[tuple[bytes, bytes], tuple[str, dict]]:
-        return facts.cached_verdicts(self._store, keys, self._verify.VERDICT_VERSION)
+        return facts.cached_verdicts(self._store, keys, self._verify.VERDICT_VERSION,
+                                     evidence_for=_SHOWN_EVIDENCE)
 
     def remember(self, rows) -> None:
         facts.put_verdicts(self._store, rows, self._verify.VERDICT_VERSION)
@@ -419,7 +421,7 @@ def _verify_pairs(verifier: _Verifier, pi, pj, *, workers: int, progress, cancel
         if key in known:
             kind, found = known[key]
             codes[k] = _VERDICT_CODES[kind]
-            if kind != "different":  # the groups show copies' and shots' evidence only
+            if kind in _SHOWN_EVIDENCE:
                 evidence[(min(pairs[k]), max(pairs[k]))] = found
         else:
             todo.append(k)
@@ -448,7 +450,7 @@ def _verify_pairs(verifier: _Verifier, pi, pj, *, workers: int, progress, cancel
                 if verdict is not None:
                     found = verdict.to_json()
                     codes[k] = _VERDICT_CODES[verdict.kind]
-                    if verdict.kind != "different":
+                    if verdict.kind in _SHOWN_EVIDENCE:
                         evidence[(min(pairs[k]), max(pairs[k]))] = found
                     new.append((*keys[k], verdict.kind, found))
             verifier.remember(new)  # a cancelled scan keeps what it verified
@@ -560,10 +562,7 @@ def scan(
             if progress:
                 progress(Progress("comparing", done, total, unit="pairs"))
 
-        li, lj, ls = similar_pairs(a, floor, r, aspects, cancel=cancel, progress=on_tiles,
-                                   per_photo=per_photo)
-        top = top_candidates(li, lj, ls, per_photo)
-        li, lj, ls = li[top], lj[top], ls[top]
+        li, lj, ls = nearest_pairs(a, floor, per_photo, r, aspects, cancel=cancel, progress=on_tiles)
         ci, cj = rows_content[li], rows_content[lj]
         pi, pj, ps = np.minimum(ci, cj), np.maximum(ci, cj), ls.astype(np.float32)
         row_of = {int(c): k for k, c in enumerate(rows_content.tolist())}
