@@ -228,17 +228,18 @@ def test_cancel_stops_promptly_and_a_rerun_resumes(library, tmp_path, monkeypatc
 
 def test_a_crash_mid_run_loses_at_most_the_batch(library, photo_folder, monkeypatch):
     library.add_folder(photo_folder)
-    embedder = library.embedder()
-    real_run = embedder.feature_maps  # what every forward pass of the index goes through
+    from simdesk.core.embedder import Embedder
+
+    real_run = Embedder.feature_maps  # what every forward pass of the index goes through
     calls = {"n": 0}
 
-    def run_then_crash(pixels, outputs=None):
+    def run_then_crash(self, pixels, outputs=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("power cut")
-        return real_run(pixels, outputs)
+        return real_run(self, pixels, outputs)
 
-    monkeypatch.setattr(embedder, "feature_maps", run_then_crash)
+    monkeypatch.setattr(Embedder, "feature_maps", run_then_crash)
     with pytest.raises(RuntimeError):
         library.index(batch_size=3, workers=1)
     assert library.store.photo_count() == 3  # the first batch landed, the second did not

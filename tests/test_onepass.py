@@ -40,6 +40,13 @@ def test_index_leaves_no_per_photo_work_for_duplicates_or_the_map(library, folde
                         lambda self, chash: pytest.fail("decoded a thumbnail for a colour"))
     colours = library.map_colours(ids)
     assert colours.shape == (10, 3) and (colours != 128).any()
+    # The captions' classes too came from the indexing pass: naming the regions runs no model.
+    stored = library.store.connection.execute("SELECT count(*) FROM classes").fetchone()[0]
+    assert stored == 9  # one per distinct photo (the byte-identical copy shares its hash)
+    library._embedders.clear()
+    library.embedder = lambda: pytest.fail("ran the model to name the map's regions")
+    classes = library.map_classes(ids)
+    assert classes.shape == (10,) and (classes >= 0).all()
     scan = library.find_duplicates(threshold=0.95)
     exact = {frozenset(g.paths) for g in library.duplicate_groups(scan) if g.kind == "identical"}
     assert frozenset({str(folder / "photo_0.jpg"), str(folder / "copy_of_0.jpg")}) in exact
@@ -155,3 +162,20 @@ def test_gpu_keeps_fp32(library, many_photos, small_sample, monkeypatch):
     library.add_folder(many_photos)
     library.index(workers=1)
     assert library.status().precision == "fp32 (GPU (CUDA): fp32 is kept)"
+
+
+def test_classes_from_the_pass_equal_those_from_the_thumbnails(library, folder):
+    """The classes stored while indexing are the classifier's own top class of each photo, as the
+    older path (classified from the thumbnails when the map first needs them) finds them."""
+    library.add_folder(folder)
+    library.index(workers=1, one_pass=False)  # a library indexed before: no classes stored
+    ids = library.store.load_embeddings(library.space())[0]
+    assert library.store.connection.execute("SELECT count(*) FROM classes").fetchone()[0] == 0
+    from_thumbnails = library.map_classes(ids)
+    library.store.connection.execute("DELETE FROM classes")
+    library.store.connection.execute("DELETE FROM embeddings")
+    library.index(workers=1)
+    assert library.store.connection.execute("SELECT count(*) FROM classes").fetchone()[0] == 9
+    from_the_pass = library.map_classes(ids)
+    # Thumbnails are a resized copy of the same pixels: nearly every photo gets the same class.
+    assert (from_the_pass >= 0).all() and np.mean(from_the_pass == from_thumbnails) >= 0.7

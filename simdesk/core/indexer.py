@@ -25,6 +25,7 @@ from simdesk.core.duplicates import facts as duplicate_facts
 from simdesk.core.duplicates.descriptors import IndexingDescriptors
 from simdesk.core.duplicates.facts import local_features_or_none
 from simdesk.core.embedder import Embedder
+from simdesk.core.map.cache import store_classes
 from simdesk.core.paths import ChangedWhileReading, content_hash, folder_prefix, is_under, read_file_stable
 from simdesk.core.progress import Progress, ProgressCallback
 from simdesk.core.raw import VIDEO_EXTENSIONS, VIDEO_REASON
@@ -244,9 +245,10 @@ class _BatchWriter:
     """Collects finished files and writes them, with their embeddings, one transaction a batch."""
 
     def __init__(self, store: Store, space: EmbeddingSpace, embedder: Embedder, report: IndexReport,
-                 descriptors: IndexingDescriptors | None = None):
+                 descriptors: IndexingDescriptors | None = None, classes_as: str | None = None):
         self.store, self.space, self.embedder, self.report = store, space, embedder, report
         self.descriptors = descriptors.bind(store) if descriptors is not None else None
+        self.classes_as = classes_as
         self.to_embed: list[Prepared] = []
         self.others: list[Prepared] = []
 
@@ -259,7 +261,7 @@ class _BatchWriter:
     def flush(self) -> None:
         if not self.pending():
             return
-        vectors = upright = rotated = None
+        vectors = upright = rotated = logits = None
         if self.to_embed:
             pixels = np.stack([p.decoded.pixels for p in self.to_embed])
             if self.descriptors is None:
@@ -267,6 +269,8 @@ class _BatchWriter:
             else:  # one pass: the descriptors' upright map comes out of the same forward pass
                 vectors, maps = self.embedder.embed_with_maps(pixels)
                 upright, rotated = self.descriptors.compute(pixels, maps)
+                if self.classes_as:
+                    logits = np.asarray(maps[self.embedder.manifest.logits_output], np.float32)
         store = self.store
         colours = {p.content_hash: p.colour for p in self.to_embed if p.colour is not None}
         with store.transaction():
@@ -274,6 +278,9 @@ class _BatchWriter:
                 self._write_other(prepared)
             if colours:
                 store.set_thumbnail_colours(colours)
+            if logits is not None:
+                store_classes(store, self.classes_as, [p.content_hash for p in self.to_embed],
+                              logits.reshape(len(self.to_embed), -1))
             for k, (prepared, vector) in enumerate(zip(self.to_embed, vectors if vectors is not None else [])):
                 decoded = prepared.decoded
                 store.put_embedding(prepared.content_hash, self.space.id, vector)
@@ -328,11 +335,15 @@ def index_folders(
     batch_size: int = 16,
     retry_failed: bool = False,
     descriptors: IndexingDescriptors | None = None,
+    classes_as: str | None = None,
 ) -> IndexReport:
     """Bring the store up to date with the library folders on disk. Safe to interrupt and rerun.
 
     ``descriptors``: also store each new photo's duplicate descriptors, from the same pass (the
     ``embedder`` must return ``descriptors.extra_output`` among its ``extra_outputs``).
+    ``classes_as``: also store each new photo's top classes for the map's captions under this
+    model name, from the same pass (with ``descriptors``; the ``embedder`` must return the
+    manifest's ``logits_output`` among its ``extra_outputs``).
     """
     started = time.monotonic()
     cancel = cancel or threading.Event()
@@ -366,7 +377,7 @@ def index_folders(
     reusable = frozenset(store.hashes_reusable(space.id))
     meter = _ProgressMeter(progress, len(plan.work))
     meter.report(force=True)
-    writer = _BatchWriter(store, space, embedder, report, descriptors)
+    writer = _BatchWriter(store, space, embedder, report, descriptors, classes_as)
     workers = workers or max(1, os.cpu_count() or 1)
     # Enough decoded photos queued that the next batch is ready when inference finishes.
     max_in_flight = 2 * batch_size + workers

@@ -353,12 +353,16 @@ class Library(MapFacade, DuplicatesFacade):
             raise LibraryError("the library has no folders yet: add one with `simdesk index FOLDER`")
         if int8:
             self.settle_precision(progress=progress, cancel=cancel)
-        descriptors = None
+        descriptors = classes_as = None
         if one_pass:
             from simdesk.core.duplicates.descriptors import IndexingDescriptors
 
             descriptors = IndexingDescriptors(self.embedder().manifest)
-            embedder = self._indexing_embedder(descriptors.extra_output)
+            # The map's region captions: the classifier head's logits of the same forward pass,
+            # kept under the library's model name, where `map_classes` looks for them.
+            logits = self.embedder().manifest.logits_output
+            classes_as = self.model_name if logits else None
+            embedder = self._indexing_embedder(tuple(o for o in (descriptors.extra_output, logits) if o))
         else:
             embedder = self.embedder()
         try:
@@ -372,6 +376,7 @@ class Library(MapFacade, DuplicatesFacade):
                 workers=workers,
                 batch_size=batch_size,
                 descriptors=descriptors,
+                classes_as=classes_as,
             )
         except sqlite3.OperationalError as exc:
             if store_module.is_damage(exc):
@@ -383,14 +388,14 @@ class Library(MapFacade, DuplicatesFacade):
                 "Photos indexed so far are kept; run `simdesk index` again to resume."
             ) from exc
 
-    def _indexing_embedder(self, extra_output: str | None) -> Embedder:
-        """The library's embedder whose session also returns ``extra_output`` (one forward pass)."""
-        if extra_output is None:
+    def _indexing_embedder(self, extra_outputs: tuple[str, ...]) -> Embedder:
+        """The library's embedder whose session also returns ``extra_outputs`` (one forward pass)."""
+        if not extra_outputs:
             return self.embedder()
-        key = (self.model_name, self.pooling, extra_output)
+        key = (self.model_name, self.pooling, extra_outputs)
         if key not in self._embedders:
             self._embedders[key] = Embedder(self.embedder().manifest, pooling=self.pooling,
-                                            extra_outputs=(extra_output,))
+                                            extra_outputs=extra_outputs)
         return self._embedders[key]
 
     # -- similar photos ------------------------------------------------------------------------
