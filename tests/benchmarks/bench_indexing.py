@@ -1,13 +1,21 @@
 """Indexing throughput, end to end, against baselines measured in the same run.
 
     python tests/benchmarks/bench_indexing.py [--model efficientnet-lite0|resnet50-random|NAME]
-                                               [--photos DIR ...]
+                                               [--photos DIR ...] [--rounds R] [--big N]
 
-Prints photos per second for:
-  * raw: the model alone in ONNX Runtime on pre-decoded tensors (the ceiling);
-  * simdesk: `Library.index` end to end (scan, read, hash, decode, embed, write) on each DIR
-    (default ../shared/data/imagenette-val, 224-px photos, and ../shared/data/animals, about
-    500x375), and on freshly made 12-megapixel JPEGs;
+Prints photos per second, and CPU milliseconds a photo, for:
+  * raw: the model alone in ONNX Runtime on pre-decoded batches of 16 (the ceiling): the fp32
+    model, the library's int8 copy, and the int8 copy doing all of the one pass's model work
+    (the search vector with the mid-level map as an extra output, plus the partial pass on the
+    turned pixels that gives the turned duplicate descriptor);
+  * local features alone (SIFT on the 256-px grey copy, on one thread), since the one pass does
+    that too;
+  * before: `Library.index(one_pass=False, int8=False)` on each DIR: fp32, search vector and
+    thumbnail only (the duplicate descriptors and local features came later, in a second decode
+    and forward pass), as indexing was before issue 17;
+  * now: `Library.index()` with its int8 decision already made (the decision is a one-off per
+    library, timed on its own), on each DIR (default ../shared/data/imagenette-val, 224-px photos,
+    and ../shared/data/animals, about 500x375) and on freshly made 12-megapixel JPEGs;
   * seed-style loop on the 12 MP JPEGs: full decode, resize, one photo per inference call.
 Ratios are what to read: the machine is shared and absolute figures drift. Each figure is the
 best of --rounds runs, the rounds interleaved so that a busy spell hits both sides alike.
@@ -57,26 +65,79 @@ def cpu_seconds() -> float:
     return times.user + times.system
 
 
-def raw_throughput(embedder: Embedder, batch: int = 16, seconds: float = 8.0) -> tuple[float, float]:
-    """(photos/s, CPU ms a photo) of the model alone on pre-decoded batches."""
-    rng = np.random.default_rng(0)
-    size = embedder.input_size
-    pixels = rng.integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
-    embedder.embed(pixels)  # warm up
+def rate_of(work, photos: int, seconds: float = 4.0) -> tuple[float, float]:
+    """(photos/s, CPU ms a photo) of calling ``work()`` (which handles ``photos``) for ``seconds``."""
+    work()  # warm up
     done, start, cpu = 0, time.perf_counter(), cpu_seconds()
     while time.perf_counter() - start < seconds:
-        embedder.embed(pixels)
-        done += batch
+        work()
+        done += photos
     return done / (time.perf_counter() - start), (cpu_seconds() - cpu) * 1000 / done
 
 
-def index_throughput(model: str, folder: Path, workdir: Path, round_: int = 0) -> tuple[float, int, float]:
-    """(photos/s, photos, CPU ms a photo) of `Library.index` on ``folder``."""
-    library = Library(workdir / f"lib-{folder.name}-{round_}")
+def random_pixels(size: int, batch: int = 16) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (batch, size, size, 3), dtype=np.uint8)
+
+
+def raw_forward(manifest, extra_output: str | None = None):
+    """The model alone on one pre-decoded batch (with ``extra_output`` returned too, if given)."""
+    embedder = Embedder(manifest, pooling="gem", extra_outputs=(extra_output,) if extra_output else ())
+    pixels = random_pixels(embedder.input_size)
+    return lambda: embedder.embed(pixels), len(pixels)
+
+
+def raw_one_pass(manifest):
+    """All the model work the one pass does for a batch: forward + extra output + turned view."""
+    from simdesk.core.duplicates.descriptors import IndexingDescriptors
+
+    descriptors = IndexingDescriptors(manifest)
+    forward, photos = raw_forward(manifest, descriptors.extra_output)
+    pixels = random_pixels(manifest.input_size)
+
+    def work():
+        forward()
+        descriptors.model.run_turned(pixels)
+    return work, photos
+
+
+def local_features_rate(folder: Path, count: int = 48) -> tuple[float, float]:
+    """(photos/s, CPU ms a photo) of the local-feature extraction alone, one thread, decoded photos."""
+    from simdesk.core.decode import IMAGE_EXTENSIONS, decode_image
+    from simdesk.core.duplicates.verify import extract_features
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS)[:count]
+    images = [decode_image(f.read_bytes(), input_size=224, resize_mode="center_crop",
+                           thumb_size=256, keep_image=True).image for f in files]
+    return rate_of(lambda: [extract_features(image) for image in images], len(images), seconds=3.0)
+
+
+def new_library(model: str, folder: Path, libdir: Path) -> Library:
+    library = Library(libdir)
     library.set_model(model, "gem")
     library.add_folder(folder)
+    return library
+
+
+def int8_model(model: str, folder: Path, workdir: Path):
+    """(the library's chosen model after its int8 decision, seconds the decision took, what it said)."""
+    library = new_library(model, folder, workdir / "lib-decision")
+    start = time.perf_counter()
+    library.settle_precision()
+    seconds = time.perf_counter() - start
+    manifest, said = library.embedder().manifest, library.precision()
+    library.close()
+    return manifest, seconds, said
+
+
+def index_throughput(model: str, folder: Path, libdir: Path, before: bool,
+                     chosen=None) -> tuple[float, int, float]:
+    """(photos/s, photos, CPU ms a photo) of `Library.index` on ``folder``: the path before issue 17
+    (``before``), or today's default with the int8 decision already taken (``chosen`` model)."""
+    library = new_library(model, folder, libdir)
+    if not before:
+        library.settle_precision()  # the one-off decision, not what this figure measures
     start, cpu = time.perf_counter(), cpu_seconds()
-    report = library.index()
+    report = library.index(one_pass=False, int8=False) if before else library.index()
     elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     library.close()
     return report.embedded / elapsed, report.embedded, cpu * 1000 / max(report.embedded, 1)
@@ -107,6 +168,26 @@ def make_12mp_jpegs(folder: Path, count: int) -> list[Path]:
     return files
 
 
+class Best:
+    """Best photos/s and lowest CPU a photo seen over the rounds, per row."""
+
+    def __init__(self) -> None:
+        self.rate: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self.photos: dict[str, int] = {}
+
+    def add(self, row: str, rate: float, cpu: float, photos: int = 0) -> None:
+        self.rate[row] = max(self.rate.get(row, 0.0), rate)
+        self.cpu[row] = min(self.cpu.get(row, float("inf")), cpu)
+        self.photos[row] = photos
+
+    def line(self, row: str, label: str, *against: tuple[str, str]) -> str:
+        text = f"  {label:<52} {self.rate[row]:7.1f} photos/s  {self.cpu[row]:6.1f} ms CPU a photo"
+        for other, name in against:
+            text += f"\n  {'':<52} = {self.rate[row] / self.rate[other]:.2f} x {name}"
+        return text
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=models.OFFLINE_MODEL)
@@ -123,37 +204,45 @@ def main() -> None:
             args.model = install_random_resnet50(workdir)
         elif args.model == models.OFFLINE_MODEL and not (models.models_dir() / args.model).is_dir():
             models.install_efficientnet_lite0()
-        manifest = models.load_model(args.model)
-        embedder = Embedder(manifest, pooling="gem")
-        print(f"model {args.model} on {embedder.provider}, {os.cpu_count()} CPUs")
-        big = make_12mp_jpegs(workdir / "big", args.big)
+        fp32 = models.load_model(args.model)
         folders = [folder for folder in args.photos if folder.is_dir()]
-        raw = big_rate = seed = 0.0
-        raw_cpu = float("inf")
-        real = dict.fromkeys(folders, 0.0)
-        real_cpu = dict.fromkeys(folders, float("inf"))
-        counts = dict.fromkeys(folders, 0)
-        big_count = 0
-        for round_ in range(args.rounds):
-            rate, cpu = raw_throughput(embedder, seconds=4.0)
-            raw, raw_cpu = max(raw, rate), min(raw_cpu, cpu)
-            for folder in folders:
-                rate, counts[folder], cpu = index_throughput(args.model, folder, workdir, round_)
-                real[folder], real_cpu[folder] = max(real[folder], rate), min(real_cpu[folder], cpu)
-            rate, big_count, _ = index_throughput(args.model, workdir / "big", workdir, round_)
-            big_rate = max(big_rate, rate)
-            seed = max(seed, seed_style_throughput(embedder, big))
-        print(f"raw ONNX Runtime, pre-decoded batches of 16: {raw:7.1f} photos/s, {raw_cpu:.1f} ms CPU a photo")
-        for folder in folders:
-            # CPU per photo says where a ratio below 1 goes when the cores are all busy: the
-            # decoding, hashing and writing added to the model's own work.
-            print(f"simdesk index, {counts[folder]} photos in {folder.name}: {real[folder]:7.1f} photos/s"
-                  f"  = {real[folder] / raw:.2f} x raw; {real_cpu[folder]:.1f} ms CPU a photo"
-                  f" (+{real_cpu[folder] / raw_cpu - 1:.0%})")
         for folder in set(args.photos) - set(folders):
             print(f"({folder} not present: skipped)")
-        print(f"simdesk index, {big_count} x 12 MP JPEG: {big_rate:7.2f} photos/s"
-              f"  = {big_rate / seed:.1f} x the seed-style loop ({seed:.2f} photos/s)")
+        if not folders:
+            return 1
+        chosen, decision_s, said = int8_model(args.model, folders[0], workdir)
+        embedder = Embedder(chosen, pooling="gem")
+        print(f"model {args.model} on {embedder.provider}, {os.cpu_count()} CPUs; the int8 decision "
+              f"on {folders[0].name} took {decision_s:.1f} s once: {said}")
+        big = make_12mp_jpegs(workdir / "big", args.big)
+        targets = folders + [workdir / "big"]
+        best = Best()
+        for round_ in range(args.rounds):
+            best.add("raw fp32", *rate_of(*raw_forward(fp32)))
+            best.add("raw chosen", *rate_of(*raw_forward(chosen)))
+            best.add("raw one pass", *rate_of(*raw_one_pass(chosen)))
+            best.add("local features", *local_features_rate(folders[-1]))
+            for folder in targets:
+                for before in (True, False):
+                    rate, photos, cpu = index_throughput(args.model, folder,
+                                                         workdir / f"lib-{folder.name}-{before}-{round_}",
+                                                         before)
+                    best.add(f"{folder.name} {before}", rate, cpu, photos)
+            best.add("seed", seed_style_throughput(Embedder(fp32, pooling="gem"), big), 0.0)
+        print("model alone, pre-decoded batches of 16:")
+        print(best.line("raw fp32", "fp32 forward pass"))
+        print(best.line("raw chosen", f"{chosen.name} forward pass", ("raw fp32", "fp32")))
+        print(best.line("raw one pass", f"{chosen.name}: all the one pass's model work"))
+        print(best.line("local features", f"local features alone ({folders[-1].name}, one thread)"))
+        for folder in targets:
+            name = folder.name if folder in folders else f"{args.big} x 12 MP JPEG"
+            print(f"indexing {best.photos[f'{folder.name} True']} photos of {name}:")
+            print(best.line(f"{folder.name} True", "before: fp32, search vector and thumbnail only"))
+            print(best.line(f"{folder.name} False", "now: int8 decided, one pass (all three jobs' work)",
+                            (f"{folder.name} True", "before"), ("raw chosen", "raw forward pass"),
+                            ("raw one pass", "raw one-pass model work")))
+        print(f"seed-style loop on the 12 MP JPEGs, fp32: {best.rate['seed']:.2f} photos/s; now "
+              f"= {best.rate['big False'] / best.rate['seed']:.1f} x that")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
