@@ -13,8 +13,8 @@ first N photos in path order, copied to a scratch folder) and each round, two fr
 * now: ``Library.index()`` (int8 decided and checked on the library's first photos, then one pass
   per photo), ``prepare_duplicates`` (nothing left to compute) and the rest alike.
 
-Both then run ``find_duplicates`` (candidates and the verification), the map layout and its
-colours. The rounds are interleaved and each figure is the best of them. Also printed: the quality
+Both then run ``find_duplicates`` (candidates and the verification), the map layout, its
+colours and its region captions' classes. The rounds are interleaved and each figure is the best of them. Also printed: the quality
 of "now" against "before" on the same photos: top-10 overlap of the similar lists and whether the
 duplicate groups are the same.
 """
@@ -69,6 +69,7 @@ def ready(model: str, folder: Path, libdir: Path, new: bool) -> tuple[dict, Libr
     t = time.perf_counter()
     layout = lib.map_layout()
     lib.map_colours(layout.photo_ids)
+    lib.map_classes(layout.photo_ids)  # the region captions the app's map draws
     times["map"] = time.perf_counter() - t
     times["total"] = sum(times.values())
     times["photos"] = report.embedded
