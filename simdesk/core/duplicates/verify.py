@@ -235,19 +235,20 @@ def extract_features(image) -> LocalFeatures:
                              np.zeros((0, 128), np.uint8), np.zeros((0, 0), np.uint8))
     work = _resize_long(grey, WORK_SIDE)
     wh, ww = work.shape
-    # One pass over the scale space: detecting and describing separately builds it twice, which
-    # costs more than describing the extra keypoints that are then dropped.
-    kps, raw = _sift().detectAndCompute(work, None) if min(wh, ww) >= 16 else ((), None)
+    kps = _sift().detect(work, None) if min(wh, ww) >= 16 else ()
     pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
-    if kps and raw is not None:
+    if kps:
         resp = np.array([k.response for k in kps], np.float32)
         xy = np.array([k.pt for k in kps], np.float32)
         keep = np.argsort(-resp, kind="stable")
         # One descriptor per location: OpenCV repeats a keypoint for each dominant orientation.
         _, first = np.unique(np.round(xy[keep]).astype(np.int32), axis=0, return_index=True)
         keep = keep[np.sort(first)][:MAX_KEYPOINTS]
-        pts = (xy[keep] + 0.5) / max(wh, ww)
-        desc = np.clip(np.round(_rootsift(raw[keep]) * QUANT_SCALE), 0, 15).astype(np.uint8)
+        # Descriptors only for the keypoints kept (computing them costs as much as detecting).
+        kept, raw = _sift().compute(work, [kps[i] for i in keep])
+        if raw is not None and len(kept):
+            pts = (np.array([k.pt for k in kept], np.float32) + 0.5) / max(wh, ww)
+            desc = np.clip(np.round(_rootsift(raw) * QUANT_SCALE), 0, 15).astype(np.uint8)
     thumb = _resize_long(work, THUMB_SIDE) if max(wh, ww) > THUMB_SIDE else work.copy()
     return LocalFeatures(w, h, ww, wh, pts.astype(np.float32), desc, thumb)
 
