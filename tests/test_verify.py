@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -170,3 +171,36 @@ def test_panorama_and_array_input(original):
     crop = extract_features(pano[:, 100:1820])  # 90% of the width
     assert verify_pair(f, crop).kind == "copy"
     assert verify_pair(f, f).kind == "copy"
+
+
+def test_the_verdict_does_not_depend_on_which_photo_comes_first(original):
+    """The scan meets a pair's photos in the order they were indexed, which threads decide."""
+    rng = np.random.default_rng(0)
+    shapes = _shapes(rng, W, H, 60)
+    moved = (extract_features(_draw(shapes, W, H, 0, moved=("ellipse", 120, 120, 70, (230, 40, 40)))),
+             extract_features(_draw(shapes, W, H, 0, moved=("ellipse", 340, 230, 70, (230, 40, 40)))))
+    pairs = [(original, extract_features(EDITS[edit](scene(0)))) for edit in EDITS]
+    pairs += [moved, (original, extract_features(scene(1)))]
+    kinds = set()
+    for a, b in pairs:
+        forth, back = verify_pair(a, b), verify_pair(b, a)
+        assert forth.to_json() == back.to_json()
+        kinds.add(forth.kind)
+    assert kinds == {"copy", "similar_shot", "different"}
+
+
+def test_a_copy_one_way_round_only_is_another_shot(original, monkeypatch):
+    from simdesk.core.duplicates import verify
+
+    copy = extract_features(EDITS["resized"](scene(0)))
+    real = verify._verify_directed
+
+    def copy_one_way(a, b):  # as RANSAC on a burst frame pair can happen to fit one way
+        verdict = real(a, b)
+        return verdict if a is original else replace(verdict, kind="different", reason="too few")
+
+    monkeypatch.setattr(verify, "_verify_directed", copy_one_way)
+    v = verify_pair(copy, original)
+    assert v.kind == "similar_shot" and "one way round" in v.reason and "too few" in v.reason
+    monkeypatch.setattr(verify, "_verify_directed", real)
+    assert verify_pair(copy, original).kind == "copy"
