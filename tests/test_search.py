@@ -218,3 +218,15 @@ def test_empty_index_from_no_slices():
     index = EmbeddingIndex.from_slices(0, 8, lambda: iter(()), center=True)
     assert len(index) == 0 and index.dim == 8 and index.mean_ is None
     assert len(index.query(np.ones(8), 3)[0]) == 0
+
+
+def test_candidates_rescored_in_blocks_score_as_their_widened_rows(monkeypatch):
+    rng = np.random.default_rng(13)
+    raw = rng.normal(size=(300, 160)).astype(np.float32)
+    index = EmbeddingIndex(np.arange(300), raw, coarse=True)
+    monkeypatch.setattr(EmbeddingIndex, "RESCORE_ROWS", 7)  # 23 rows: the last block is short
+    rows = np.sort(rng.choice(300, 23, replace=False))
+    query = index.transform(raw[0])
+    np.testing.assert_allclose(index._scores(rows, query), index.unit_vectors()[rows] @ query,
+                               rtol=1e-6, atol=1e-6)
+    assert len(index._scores(rows[:0], query)) == 0
