@@ -27,6 +27,9 @@ simdesk's. It is not a dependency of simdesk; install it beside the benchmark on
     pip install --no-deps --target /tmp/bench-faiss faiss-cpu
     PYTHONPATH=.:/tmp/bench-faiss python tests/benchmarks/bench_search.py
 
+``--rescoring-before`` also times every query with the candidates re-scored as before issue 17
+(one astype of all of them), interleaved with today's on the same index.
+
 Loading memory (``--load-memory``): writes a library database of N clustered float16 vectors
 (the product's Store), then loads it in a child process each way and prints the child's peak
 resident memory (ru_maxrss) and time: "before", the code before issue 17 (every blob fetched, one
@@ -120,6 +123,26 @@ def timed_queries(index: EmbeddingIndex, queries: list[tuple[np.ndarray, tuple, 
         answers.append(set(index.query(vector, 10, exclude_ids=exclude, transformed=transformed)[0]))
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), answers
+
+
+def astype_rescoring(index: EmbeddingIndex, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Candidates re-scored as before issue 17: every one widened by astype, then one product."""
+    return index._widen(index._data[rows]) @ query
+
+
+def rescoring_before_after(index: EmbeddingIndex, queries) -> tuple[float, float]:
+    """Median ms of ``query`` with the re-scoring before issue 17 and now, interleaved query by
+    query on this one index so that both see the same load."""
+    now = index._scores
+    before, after = [], []
+    for vector, exclude, transformed in queries:
+        for scores, times in ((lambda rows, q: astype_rescoring(index, rows, q), before), (now, after)):
+            index._scores = scores
+            start = time.perf_counter()
+            index.query(vector, 10, exclude_ids=exclude, transformed=transformed)
+            times.append((time.perf_counter() - start) * 1000)
+    index._scores = now
+    return statistics.median(before), statistics.median(after)
 
 
 def exact_answers(index: EmbeddingIndex, queries) -> list[set]:
@@ -304,6 +327,8 @@ def main() -> None:
     parser.add_argument("--load-memory", action="store_true",
                         help="measure loading from a database instead of queries")
     parser.add_argument("--store", help="with --load-memory: keep (or reuse) the database here")
+    parser.add_argument("--rescoring-before", action="store_true",
+                        help="also time queries with the candidates re-scored as before issue 17")
     parser.add_argument("--child-load", nargs=2, metavar=("WAY", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_load:
@@ -334,6 +359,10 @@ def main() -> None:
         queries = [(index.vector_of(p), (int(p),), True) for p in picks]  # as Library.similar does
         queries += [(v, (), False) for v in new_photos]
         ours, answers = timed_queries(index, queries)
+        if args.rescoring_before:
+            before, after = rescoring_before_after(index, queries)
+            print(f"{n:>9}: re-scoring as before {before:.1f} ms, now {after:.1f} ms "
+                  f"(interleaved, ratio {after / before:.2f})", flush=True)
         truth = exact_answers(index, queries)
         recall = [len(a & t) / 10 for a, t in zip(answers, truth)]
         recalls = f"{np.mean(recall[:q]):.3f}/{np.mean(recall[q:]):.3f}"
