@@ -161,3 +161,72 @@ def test_query_expansion_keeps_the_nearest_first_and_reports_direct_cosines():
     # below MIN_TO_EXPAND photos searched: no expansion
     few = index.query(vectors[0], 5, exclude_ids=(0,), only_ids=range(20), expand=10)
     assert list(few[1]) == sorted(few[1], reverse=True)
+
+
+def _slices_of(ids, vectors, sizes):
+    """A reader of (ids, vectors) in slices of the given sizes, repeated; counts its readings."""
+    def read():
+        read.calls += 1
+        start, k = 0, 0
+        while start < len(ids):
+            stop = start + sizes[k % len(sizes)]
+            yield ids[start:stop], vectors[start:stop]
+            start, k = stop, k + 1
+    read.calls = 0
+    return read
+
+
+@pytest.mark.parametrize("coarse", [False, True])
+def test_index_filled_from_uneven_slices_equals_the_one_from_the_whole_matrix(coarse):
+    rng = np.random.default_rng(11)
+    raw = rng.gamma(1.0, 1.0, (1000, 160)).astype(np.float16)  # as the store keeps them
+    ids = rng.permutation(1000) + 100
+    whole = EmbeddingIndex(ids, raw, center=True, coarse=coarse)
+    read = _slices_of(ids, raw, [7, 300, 1, 64])  # no slice size divides 1000
+    sliced = EmbeddingIndex.from_slices(1000, 160, read, center=True, coarse=coarse)
+    assert read.calls == 1  # float16 rows wait inside the index: the source is read once
+    assert sliced.storage == whole.storage == ("bfloat16" if coarse else "float32")
+    assert np.array_equal(sliced.ids, ids) and np.array_equal(sliced.mean_, whole.mean_)
+    assert np.array_equal(sliced.unit_vectors(), whole.unit_vectors())
+    for q in (0, 999, 500):
+        got = sliced.query(raw[q], 10, exclude_ids=(int(ids[q]),))
+        want = whole.query(raw[q], 10, exclude_ids=(int(ids[q]),))
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_float32_rows_for_a_bfloat16_index_are_read_twice_and_give_the_same_index():
+    rng = np.random.default_rng(12)
+    raw = rng.normal(size=(400, 160)).astype(np.float32)  # cannot wait in 16 bits unrounded
+    read = _slices_of(np.arange(400), raw, [150])
+    sliced = EmbeddingIndex.from_slices(400, 160, read, center=True, coarse=True)
+    assert read.calls == 2
+    whole = EmbeddingIndex(np.arange(400), raw, center=True, coarse=True)
+    assert np.array_equal(sliced.unit_vectors(), whole.unit_vectors())
+
+
+def test_slices_that_do_not_add_up_to_the_count_are_refused():
+    raw = np.ones((10, 4), np.float32)
+    with pytest.raises(ValueError):
+        EmbeddingIndex.from_slices(12, 4, _slices_of(np.arange(10), raw, [4]))
+    with pytest.raises(ValueError):
+        EmbeddingIndex.from_slices(8, 4, _slices_of(np.arange(10), raw, [4]))
+    with pytest.raises(ValueError):
+        EmbeddingIndex.from_slices(10, 5, _slices_of(np.arange(10), raw, [4]))
+
+
+def test_empty_index_from_no_slices():
+    index = EmbeddingIndex.from_slices(0, 8, lambda: iter(()), center=True)
+    assert len(index) == 0 and index.dim == 8 and index.mean_ is None
+    assert len(index.query(np.ones(8), 3)[0]) == 0
+
+
+def test_candidates_rescored_in_blocks_score_as_their_widened_rows(monkeypatch):
+    rng = np.random.default_rng(13)
+    raw = rng.normal(size=(300, 160)).astype(np.float32)
+    index = EmbeddingIndex(np.arange(300), raw, coarse=True)
+    monkeypatch.setattr(EmbeddingIndex, "RESCORE_ROWS", 7)  # 23 rows: the last block is short
+    rows = np.sort(rng.choice(300, 23, replace=False))
+    query = index.transform(raw[0])
+    np.testing.assert_allclose(index._scores(rows, query), index.unit_vectors()[rows] @ query,
+                               rtol=1e-6, atol=1e-6)
+    assert len(index._scores(rows[:0], query)) == 0

@@ -196,3 +196,61 @@ def test_photo_ids_are_never_reused(store):
     store.delete_photos(["/b.jpg"])
     add_photo(store, "/c.jpg")
     assert store.photo_by_path("/c.jpg").id > last
+
+
+def _embedded_store(store, n, dim=8, seed=0):
+    """``n`` photos with float16 vectors (photo 2 a byte copy of photo 1, photo 3 without one)."""
+    space = store.ensure_space("m", "sha", "avg", dim, "squash")
+    vectors = np.random.default_rng(seed).gamma(1.0, 1.0, (n, dim)).astype(np.float32)
+    with store.transaction():
+        for i in range(n):
+            chash = b"%015d" % (1 if i == 2 else i) + b"h"
+            add_photo(store, f"/p/{i}.jpg", chash=chash)
+            if i not in (2, 3):
+                store.put_embedding(chash, space.id, vectors[i])
+    return space
+
+
+def test_embedding_slices_give_every_row_of_load_embeddings_in_order(store):
+    space = _embedded_store(store, 50)
+    ids, matrix = store.load_embeddings(space)
+    assert len(ids) == 49 and store.count_embedded(space.id) == 49  # the copy counts, 3 has none
+    parts = list(store.embedding_slices(space, rows=16))  # 49 = 16 + 16 + 16 + 1
+    assert [len(p[0]) for p in parts] == [16, 16, 16, 1]
+    assert all(p[1].dtype == np.float16 for p in parts)
+    assert np.array_equal(np.concatenate([p[0] for p in parts]), ids)
+    assert np.array_equal(np.concatenate([p[1] for p in parts]).astype(np.float32), matrix)
+
+
+def test_search_index_from_the_store_equals_the_one_from_the_loaded_matrix(store, monkeypatch):
+    from simdesk.core.library import load_search_index
+    from simdesk.core.search import EmbeddingIndex
+
+    space = _embedded_store(store, 120, dim=16)
+    monkeypatch.setattr(Store, "EMBEDDING_SLICE_ROWS", 7)  # 119 rows: the last slice is short
+    index = load_search_index(store, space)
+    ids, matrix = store.load_embeddings(space)
+    whole = EmbeddingIndex(ids, matrix, center=True)
+    assert np.array_equal(index.ids, ids) and index.mean_ is not None
+    assert np.array_equal(index.unit_vectors(), whole.unit_vectors())
+    got, want = index.query(matrix[5], 10), whole.query(matrix[5], 10)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_search_index_of_an_empty_space(store):
+    from simdesk.core.library import load_search_index
+
+    space = store.ensure_space("m", "sha", "avg", 8, "squash")
+    index = load_search_index(store, space)
+    assert len(index) == 0 and index.dim == 8
+
+
+def test_a_snapshot_keeps_the_count_and_the_rows_together_while_another_connection_writes(store, tmp_path):
+    space = _embedded_store(store, 10)
+    with store.snapshot():
+        count = store.count_embedded(space.id)
+        with Store(tmp_path / "library.db", check=False) as writer:
+            add_photo(writer, "/p/new.jpg", chash=b"n" * 16)
+            writer.put_embedding(b"n" * 16, space.id, np.ones(8, np.float32))
+        assert sum(len(ids) for ids, _ in store.embedding_slices(space)) == count
+    assert store.count_embedded(space.id) == count + 1  # seen once the snapshot ends

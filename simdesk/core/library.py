@@ -53,6 +53,16 @@ def default_library_dir() -> Path:
     return Path(platformdirs.user_data_dir("simdesk", appauthor=False)) / "library"
 
 
+def load_search_index(store: Store, space: EmbeddingSpace) -> EmbeddingIndex:
+    """The similarity index of every photo embedded in ``space``, centred as the app compares
+    photos. The vectors go from the store into the index's own array a slice at a time: at a
+    million photos nothing but the index (bfloat16) and one slice is held, no float32 copy of all."""
+    with store.snapshot():  # the count and the rows from one state of the database
+        count = store.count_embedded(space.id)
+        return EmbeddingIndex.from_slices(count, space.dim, lambda: store.embedding_slices(space),
+                                          center=True)
+
+
 @dataclass
 class Match:
     path: str
@@ -401,8 +411,7 @@ class Library(MapFacade, DuplicatesFacade):
     # -- similar photos ------------------------------------------------------------------------
 
     def search_index(self) -> EmbeddingIndex:
-        ids, vectors = self.store.load_embeddings(self.space())
-        return EmbeddingIndex(ids, vectors, center=True)
+        return load_search_index(self.store, self.space())
 
     def embed_file(self, path: str | os.PathLike) -> np.ndarray:
         """The embedding of any image file, in this library's space (for outside queries)."""

@@ -11,6 +11,7 @@ Vectors are stored as float16 (half the size; cosine similarities change by < 1e
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -467,21 +468,55 @@ class Store:
     def load_embeddings(self, space: EmbeddingSpace) -> tuple[np.ndarray, np.ndarray]:
         """(photo ids, float32 matrix) of every photo with a vector in this space.
 
-        Byte-identical copies share one stored vector but each gets its own row here.
+        Byte-identical copies share one stored vector but each gets its own row here. Read in
+        slices into the one matrix: no list of every blob beside it.
         """
-        rows = self._db.execute(
+        with self.snapshot():
+            count = self.count_embedded(space.id)
+            ids = np.empty(count, dtype=np.int64)
+            matrix = np.empty((count, space.dim), dtype=np.float32)
+            start = 0
+            for part_ids, part in self.embedding_slices(space):
+                stop = start + len(part)
+                ids[start:stop], matrix[start:stop] = part_ids, part  # the snapshot: never past count
+                start = stop
+        return ids, matrix
+
+    # Rows per slice: 16 MB of float16 at 2048 dimensions, and SQLite's per-call overhead is small
+    # next to that.
+    EMBEDDING_SLICE_ROWS = 4096
+
+    def embedding_slices(self, space: EmbeddingSpace, rows: int | None = None):
+        """(photo ids, float16 matrix) pairs, ``rows`` photos at a time in id order: every photo
+        with a vector in this space, as ``load_embeddings`` has them. Read inside ``snapshot()``
+        where the count (``count_embedded``) must match."""
+        rows = rows or self.EMBEDDING_SLICE_ROWS
+        cursor = self._db.execute(
             "SELECT p.id, e.vector FROM photos p JOIN embeddings e "
             "ON e.content_hash = p.content_hash AND e.space_id = ? ORDER BY p.id",
             (space.id,),
-        ).fetchall()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        matrix = np.empty((len(rows), space.dim), dtype=np.float32)
+        )
         expected = space.dim * 2
-        for i, (_, blob) in enumerate(rows):
-            if len(blob) != expected:
+        while batch := cursor.fetchmany(rows):
+            blobs = [blob for _, blob in batch]
+            if any(len(blob) != expected for blob in blobs):
                 raise DamagedDatabaseError(f"an embedding in {self.path} has the wrong size")
-            matrix[i] = np.frombuffer(blob, dtype="<f2")
-        return ids, matrix
+            ids = np.fromiter((photo_id for photo_id, _ in batch), dtype=np.int64, count=len(batch))
+            yield ids, np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(batch), space.dim)
+
+    @contextlib.contextmanager
+    def snapshot(self):
+        """Reads that all see one state of the database (a count, then the rows it counted),
+        whatever other connections write meanwhile (WAL keeps the old pages for this reader).
+        Inside a transaction already: that one is the snapshot."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")  # nothing written: only ends the read
 
     def count_embedded(self, space_id: int) -> int:
         return self._db.execute(
