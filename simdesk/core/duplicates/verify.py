@@ -481,7 +481,7 @@ def verify_pair(a: LocalFeatures, b: LocalFeatures) -> Verdict:
     but never ticked for the Trash (held-out bursts: 1 of 354 frame pairs accepted as a copy
     one way, 0 both ways).
     """
-    if _order_key(b) > _order_key(a):
+    if not _reference_first(a, b):
         a, b = b, a
     verdict = _verify_directed(a, b)
     if verdict.kind != "copy":
@@ -493,8 +493,13 @@ def verify_pair(a: LocalFeatures, b: LocalFeatures) -> Verdict:
                    reason=f"the same scene, but a copy only one way round ({back.reason}): another shot")
 
 
-def _order_key(f: LocalFeatures) -> tuple:
-    return (f.width * f.height, f.width, f.height, f.points.tobytes(), f.descriptors.tobytes())
+def _reference_first(a: LocalFeatures, b: LocalFeatures) -> bool:
+    """Whether ``a`` is the reference of the pair: more pixels, or on a tie the larger features
+    (compared only then: every candidate pair goes through here)."""
+    size_a, size_b = (a.width * a.height, a.width, a.height), (b.width * b.height, b.width, b.height)
+    if size_a != size_b:
+        return size_a > size_b
+    return (a.points.tobytes(), a.descriptors.tobytes()) >= (b.points.tobytes(), b.descriptors.tobytes())
 
 
 def _verify_directed(a: LocalFeatures, b: LocalFeatures) -> Verdict:
