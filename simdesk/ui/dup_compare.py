@@ -75,7 +75,7 @@ def evidence_text(group, member, evidence) -> str:
     if ev.get("scale"):
         numbers.append(f"scale {ev['scale']:.2f}")
     if "rotation_deg" in ev:
-        numbers.append(f"rotation {ev['rotation_deg']:.1f}°")
+        numbers.append(f"rotation {round(ev['rotation_deg'], 1) + 0.0:.1f}°")  # + 0.0: no "-0.0°"
     numbers.append("mirrored" if ev.get("mirrored") else "not mirrored")
     if ev.get("ncc"):
         numbers.append(f"correlation after alignment {ev['ncc']:.2f}")
