@@ -135,6 +135,41 @@ def test_unrelated_scene_is_different(original):
     assert v.kind == "different", v
 
 
+def _features_as_defined(image: Image.Image) -> bytes:
+    """The stored features' definition: detect, keep the strongest per location, then compute()
+    descriptors for the kept keypoints alone (what extraction did before it shared one pyramid)."""
+    import cv2
+
+    from simdesk.core.duplicates import verify
+
+    work = verify._resize_long(verify._grey(image), verify.WORK_SIDE)
+    kps = verify._sift().detect(work, None)
+    resp = np.array([k.response for k in kps], np.float32)
+    xy = np.array([k.pt for k in kps], np.float32)
+    keep = np.argsort(-resp, kind="stable")
+    _, first = np.unique(np.round(xy[keep]).astype(np.int32), axis=0, return_index=True)
+    keep = keep[np.sort(first)][:verify.MAX_KEYPOINTS]
+    kept, raw = verify._sift().compute(work, [kps[i] for i in keep])
+    h, w = work.shape
+    pts = (np.array([k.pt for k in kept], np.float32) + 0.5) / max(h, w)
+    desc = np.clip(np.round(verify._rootsift(raw) * verify.QUANT_SCALE), 0, 15).astype(np.uint8)
+    thumb = verify._resize_long(work, verify.THUMB_SIDE)
+    assert cv2 is verify.cv2
+    return LocalFeatures(image.width, image.height, w, h, pts, desc, thumb).to_bytes()
+
+
+@pytest.mark.parametrize("blur", [0, 4])
+def test_features_are_byte_for_byte_their_definition(blur):
+    # Stored features and kept verdicts stay valid across the shared-pyramid extraction. Blurred
+    # hard, no kept keypoint comes from the upsampled octave: the path that recomputes them.
+    from simdesk.core.duplicates.verify import _octave, _sift, _grey, _resize_long
+
+    image = scene(3).filter(ImageFilter.GaussianBlur(blur)) if blur else scene(3)
+    octaves = {_octave(k) for k in _sift().detect(_resize_long(_grey(image), 256), None)}
+    assert (-1 in octaves) == (blur == 0)
+    assert extract_features(image).to_bytes() == _features_as_defined(image)
+
+
 def test_bytes_round_trip(original):
     data = original.to_bytes()
     assert len(data) < 20_000

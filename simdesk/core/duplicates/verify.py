@@ -226,6 +226,12 @@ def _sift():
     return _SIFT
 
 
+def _octave(keypoint) -> int:
+    """The pyramid octave OpenCV's SIFT packed into a keypoint (-1: the upsampled one)."""
+    octave = keypoint.octave & 255
+    return octave - 256 if octave >= 128 else octave
+
+
 def extract_features(image) -> LocalFeatures:
     """Local features of a whole photo (a PIL image or an H x W x 3 uint8 RGB array, as decoded)."""
     grey = _grey(image)
@@ -235,7 +241,7 @@ def extract_features(image) -> LocalFeatures:
                              np.zeros((0, 128), np.uint8), np.zeros((0, 0), np.uint8))
     work = _resize_long(grey, WORK_SIDE)
     wh, ww = work.shape
-    kps = _sift().detect(work, None) if min(wh, ww) >= 16 else ()
+    kps, raw = _sift().detectAndCompute(work, None) if min(wh, ww) >= 16 else ((), None)
     pts, desc = np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8)
     if kps:
         resp = np.array([k.response for k in kps], np.float32)
@@ -244,8 +250,15 @@ def extract_features(image) -> LocalFeatures:
         # One descriptor per location: OpenCV repeats a keypoint for each dominant orientation.
         _, first = np.unique(np.round(xy[keep]).astype(np.int32), axis=0, return_index=True)
         keep = keep[np.sort(first)][:MAX_KEYPOINTS]
-        # Descriptors only for the keypoints kept (computing them costs as much as detecting).
-        kept, raw = _sift().compute(work, [kps[i] for i in keep])
+        kept = [kps[i] for i in keep]
+        if raw is None or min(_octave(k) for k in kept) >= 0:
+            # The stored features were defined by compute() on the kept keypoints alone, which
+            # starts its pyramid at their lowest octave. When none comes from the upsampled
+            # octave, that pyramid differs from detection's, so those descriptors are recomputed:
+            # the features stay byte for byte what they were (kept verdicts stay valid).
+            kept, raw = _sift().compute(work, kept)
+        else:
+            raw = raw[keep]  # one pyramid for detection and description: about a fifth cheaper
         if raw is not None and len(kept):
             pts = (np.array([k.pt for k in kept], np.float32) + 0.5) / max(wh, ww)
             desc = np.clip(np.round(_rootsift(raw) * QUANT_SCALE), 0, 15).astype(np.uint8)
