@@ -230,3 +230,32 @@ def test_candidates_rescored_in_blocks_score_as_their_widened_rows(monkeypatch):
     np.testing.assert_allclose(index._scores(rows, query), index.unit_vectors()[rows] @ query,
                                rtol=1e-6, atol=1e-6)
     assert len(index._scores(rows[:0], query)) == 0
+
+
+def _approximate_scores(index, query):
+    mean, axes, projected, dot_mean = index._coarse
+    return projected @ (axes @ (query - mean)) + dot_mean
+
+
+@pytest.mark.parametrize("margin", [1.1, 0.5])
+def test_candidates_hold_every_row_of_the_approximate_top(monkeypatch, margin):
+    # The cut is estimated on a sample; whether it lets through a few more rows (1.1) or, set too
+    # high (0.5), too few and falls back to the partition, the exact top by approximate score
+    # is always among the candidates, so recall never drops below the partition's.
+    monkeypatch.setattr(EmbeddingIndex, "CUT_MARGIN", margin)
+    rng = np.random.default_rng(5)
+    monkeypatch.setattr(EmbeddingIndex, "COARSE_DIMS", 8)
+    raw = rng.normal(size=(12_000, 24)).astype(np.float32)
+    index = EmbeddingIndex(np.arange(12_000), raw, coarse=True)
+    assert index._coarse is not None
+    for q in range(5):
+        query = index.transform(raw[q] + rng.normal(scale=0.5, size=24).astype(np.float32))
+        rows = index._candidates(query, 600)
+        approx = _approximate_scores(index, query)
+        exact_top = np.argsort(-approx, kind="stable")[:600]
+        assert set(exact_top) <= set(rows)
+        assert list(rows) == sorted(rows)
+        if margin < 1:
+            assert len(rows) == 600
+        else:
+            assert 600 <= len(rows) <= 800  # a few more, not the whole library

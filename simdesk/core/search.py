@@ -66,7 +66,13 @@ class EmbeddingIndex:
     # Rows per step when a pass over all vectors needs float32 temporaries: a few of this many
     # rows at once, small next to the index itself.
     SLICE_ROWS = 8192
-    RESCORE_ROWS = 4096  # candidates widened at a time: 32 MB of float32 at 2048 dimensions
+    # Candidates widened at a time: 8 MB of float32 at 2048 dimensions. Blocks that stay in the
+    # cache rescored a million photos' candidates about a quarter faster than 32 MB ones.
+    RESCORE_ROWS = 1024
+    # The candidates' cut: estimated on every 16th approximate score, set to let through about
+    # a tenth more rows than asked for (the estimate's spread is a few percent at a million).
+    CUT_SAMPLE_STRIDE = 16
+    CUT_MARGIN = 1.1
 
     def __init__(self, ids: np.ndarray, vectors: np.ndarray, center: bool = False,
                  coarse: bool | None = None):
@@ -235,12 +241,26 @@ class EmbeddingIndex:
         self._coarse = (mean.astype(np.float32), axes, projected, dot_mean)
 
     def _candidates(self, query: np.ndarray, count: int) -> np.ndarray:
+        """Rows whose approximate score is among the ``count`` best, and a few more (sorted).
+
+        The cut is the score a little below the ``count``-th best, estimated on every
+        ``CUT_SAMPLE_STRIDE``-th row: one comparison per row instead of a partition of them all
+        (which was about a seventh of a query at a million photos). Every row of the exact top
+        ``count`` is kept, since fewer than ``count`` above the cut falls back to the partition.
+        """
         mean, axes, projected, dot_mean = self._coarse
         approx = projected @ (axes @ (query - mean))
         approx += dot_mean
         if count >= len(approx):
             return np.arange(len(approx))
-        return np.argpartition(-approx, count - 1)[:count]
+        sample = approx[:: self.CUT_SAMPLE_STRIDE]
+        above = int(count * self.CUT_MARGIN / self.CUT_SAMPLE_STRIDE)
+        if 0 < above < len(sample):
+            cut = np.partition(sample, len(sample) - above)[len(sample) - above]
+            rows = np.flatnonzero(approx >= cut)
+            if len(rows) >= count:
+                return rows
+        return np.sort(np.argpartition(-approx, count - 1)[:count])
 
     def _expanded(self, query: np.ndarray, rows: np.ndarray, sims: np.ndarray, n: int) -> np.ndarray:
         """The ranking score of ``rows`` with query expansion (``sims``: their direct similarity,
@@ -309,7 +329,7 @@ class EmbeddingIndex:
                 return empty
         elif self._coarse is not None:
             count = max(20 * k, 2000, int(len(self) * self.CANDIDATE_SHARE)) + len(exclude_ids)
-            rows = np.sort(self._candidates(query, count))
+            rows = self._candidates(query, count)
         else:
             rows = np.arange(len(self))
         if len(rows) < len(self):

@@ -27,6 +27,10 @@ simdesk's. It is not a dependency of simdesk; install it beside the benchmark on
     pip install --no-deps --target /tmp/bench-faiss faiss-cpu
     PYTHONPATH=.:/tmp/bench-faiss python tests/benchmarks/bench_search.py
 
+``--cut-before`` also times every query with the candidates cut by a full partition of the
+approximate scores and re-scored 4,096 rows a block (the code before the sampled cut),
+interleaved with today's on the same index, with both recalls.
+
 ``--rescoring-before`` also times every query with the candidates re-scored as before issue 17
 (one astype of all of them), interleaved with today's on the same index.
 
@@ -143,6 +147,36 @@ def rescoring_before_after(index: EmbeddingIndex, queries) -> tuple[float, float
             times.append((time.perf_counter() - start) * 1000)
     index._scores = now
     return statistics.median(before), statistics.median(after)
+
+
+def partition_candidates(index: EmbeddingIndex, query: np.ndarray, count: int) -> np.ndarray:
+    """The candidates as cut before the sampled cut: a partition of every approximate score."""
+    mean, axes, projected, dot_mean = index._coarse
+    approx = projected @ (axes @ (query - mean)) + dot_mean
+    return np.sort(np.argpartition(-approx, count - 1)[:count])
+
+
+def cut_before_after(index: EmbeddingIndex, queries) -> tuple[float, float, list, list]:
+    """Median ms and answers of ``query`` with the candidates cut by a full partition and
+    re-scored 4,096 rows a block (as at 93b127e), and now, interleaved query by query."""
+    rows_now = index.RESCORE_ROWS
+    times = {False: [], True: []}
+    answers = {False: [], True: []}
+    for vector, exclude, transformed in queries:
+        for now in (False, True):
+            if now:
+                index.__dict__.pop("_candidates", None)
+                index.RESCORE_ROWS = rows_now
+            else:
+                index._candidates = lambda q, c: partition_candidates(index, q, c)
+                index.RESCORE_ROWS = 4096
+            start = time.perf_counter()
+            got = index.query(vector, 10, exclude_ids=exclude, transformed=transformed)[0]
+            times[now].append((time.perf_counter() - start) * 1000)
+            answers[now].append(set(got))
+    index.__dict__.pop("_candidates", None)
+    index.RESCORE_ROWS = rows_now
+    return statistics.median(times[False]), statistics.median(times[True]), answers[False], answers[True]
 
 
 def exact_answers(index: EmbeddingIndex, queries) -> list[set]:
@@ -329,6 +363,9 @@ def main() -> None:
     parser.add_argument("--store", help="with --load-memory: keep (or reuse) the database here")
     parser.add_argument("--rescoring-before", action="store_true",
                         help="also time queries with the candidates re-scored as before issue 17")
+    parser.add_argument("--cut-before", action="store_true",
+                        help="also time queries with the candidates cut by a full partition and "
+                             "re-scored in 4,096-row blocks, as before the sampled cut")
     parser.add_argument("--child-load", nargs=2, metavar=("WAY", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_load:
@@ -364,6 +401,13 @@ def main() -> None:
             print(f"{n:>9}: re-scoring as before {before:.1f} ms, now {after:.1f} ms "
                   f"(interleaved, ratio {after / before:.2f})", flush=True)
         truth = exact_answers(index, queries)
+        if args.cut_before:
+            before, after, got_before, got_after = cut_before_after(index, queries)
+            r_before = np.mean([len(a & t) / 10 for a, t in zip(got_before, truth)])
+            r_after = np.mean([len(a & t) / 10 for a, t in zip(got_after, truth)])
+            print(f"{n:>9}: partition cut + 4096-row blocks {before:.1f} ms (recall {r_before:.3f}), "
+                  f"now {after:.1f} ms (recall {r_after:.3f}); interleaved, ratio {after / before:.2f}",
+                  flush=True)
         recall = [len(a & t) / 10 for a, t in zip(answers, truth)]
         recalls = f"{np.mean(recall[:q]):.3f}/{np.mean(recall[q:]):.3f}"
         row = f"{n:>9} {index.dim:>5} {index.storage:>8} {ours:>11.1f} {recalls:>12}"
