@@ -254,3 +254,24 @@ def test_a_snapshot_keeps_the_count_and_the_rows_together_while_another_connecti
             writer.put_embedding(b"n" * 16, space.id, np.ones(8, np.float32))
         assert sum(len(ids) for ids, _ in store.embedding_slices(space)) == count
     assert store.count_embedded(space.id) == count + 1  # seen once the snapshot ends
+
+
+def test_lookups_of_more_photos_than_one_statement_takes(store, monkeypatch):
+    # Long lists go to SQLite a batch at a time; a small batch makes the test cross several.
+    from simdesk.core import sql_batches
+
+    monkeypatch.setattr(sql_batches, "IN_BATCH", 7)
+    hashes = [bytes([i]) * 16 for i in range(30)]
+    with store.transaction():
+        for i, h in enumerate(hashes):
+            add_photo(store, f"/p/{i}.jpg", chash=h)
+            store.put_thumbnail(h, b"jpeg%d" % i)
+        store.set_thumbnail_colours({h: i for i, h in enumerate(hashes)})
+    ids = [r.id for r in store.photos_by_ids(range(1, 100)).values()]
+    assert len(ids) == 30
+    assert sorted(store.photos_by_ids(ids)) == sorted(ids)
+    assert store.thumbnails_for(hashes[3:25]) == {h: b"jpeg%d" % (i + 3) for i, h in enumerate(hashes[3:25])}
+    assert store.thumbnail_colours(hashes) == {h: i for i, h in enumerate(hashes)}
+    batches = list(sql_batches.in_batches(range(30)))
+    assert [len(b) for b, _ in batches] == [7, 7, 7, 7, 2]
+    assert all(marks.count("?") == len(b) for b, marks in batches)

@@ -25,6 +25,7 @@ import numpy as np
 from simdesk.core.duplicates import facts as duplicate_facts
 from simdesk.core.paths import folder_prefix
 from simdesk.core.schema import MIGRATIONS
+from simdesk.core.sql_batches import in_batches
 
 # "SIMD" in ASCII: tells our database from any other SQLite file.
 APPLICATION_ID = 0x53494D44
@@ -336,9 +337,7 @@ class Store:
     def photos_by_ids(self, ids: Sequence[int]) -> dict[int, PhotoRecord]:
         found: dict[int, PhotoRecord] = {}
         ids = [int(i) for i in ids]
-        for start in range(0, len(ids), 500):  # stay under SQLite's host-parameter limit
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(ids):
             rows = self._db.execute(
                 "SELECT id, path, size, mtime_ns, content_hash, width, height, capture_time "
                 f"FROM photos WHERE id IN ({marks})",
@@ -557,9 +556,7 @@ class Store:
     def thumbnail_colours(self, content_hashes: list[bytes]) -> dict[bytes, int]:
         """Stored average colours (0xRRGGBB) of these photos' thumbnails; unknown ones left out."""
         found: dict[bytes, int] = {}
-        for start in range(0, len(content_hashes), 500):  # below SQLite's variable limit
-            chunk = content_hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(content_hashes):
             found.update(self._db.execute(
                 f"SELECT content_hash, rgb FROM colours WHERE content_hash IN ({marks})",
                 chunk,
@@ -620,10 +617,7 @@ class Store:
     def thumbnails_for(self, content_hashes: Sequence[bytes]) -> dict[bytes, bytes]:
         """JPEG thumbnails of many photos at once: content hash -> JPEG bytes (missing ones left out)."""
         found: dict[bytes, bytes] = {}
-        hashes = list(content_hashes)
-        for start in range(0, len(hashes), 500):  # stay under SQLite's host-parameter limit
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in in_batches(content_hashes):
             rows = self._db.execute(
                 f"SELECT content_hash, jpeg FROM thumbnails WHERE content_hash IN ({marks})", chunk
             )

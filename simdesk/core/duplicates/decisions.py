@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Mapping
 
+from simdesk.core.sql_batches import in_batches
+
 if TYPE_CHECKING:
     from simdesk.core.store import Store
 
 KEEP, TICK, UNTICK = "keep", "tick", "untick"
-_CHUNK = 500  # below SQLite's variable limit
 
 
 def migrate_to_5(db: sqlite3.Connection) -> None:
@@ -67,11 +68,10 @@ def decisions_for(store: "Store", groups: Iterable) -> dict[str, GroupDecision]:
     current = {g.key: {m.path: m.content_hash for m in g.members} for g in groups}
     keys = list(current)
     found: dict[str, dict] = {}
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start:start + _CHUNK]
+    for chunk, marks in in_batches(keys):
         rows = store.connection.execute(
             "SELECT group_key, path, content_hash, choice, at FROM duplicate_decisions "
-            f"WHERE group_key IN ({','.join('?' * len(chunk))})", chunk)
+            f"WHERE group_key IN ({marks})", chunk)
         for key, path_blob, chash, choice, at in rows:
             path = _decode(path_blob)
             if current[key].get(path) != bytes(chash):

@@ -17,12 +17,12 @@ import sqlite3
 from typing import TYPE_CHECKING, Container, Iterable, Sequence
 
 from simdesk.core.provenance import Provenance
+from simdesk.core.sql_batches import in_batches
 
 if TYPE_CHECKING:
     from simdesk.core.store import Store
 
 TABLES = ("provenance", "local_features")
-_CHUNK = 500  # below SQLite's variable limit
 
 
 def migrate_to_4(db: sqlite3.Connection) -> None:
@@ -60,9 +60,7 @@ def cached_verdicts(store: "Store", pairs: Sequence[tuple[bytes, bytes]], versio
     for a, b in wanted:
         by_first.setdefault(a, []).append(b)
     firsts = list(by_first)
-    for start in range(0, len(firsts), _CHUNK):
-        chunk = firsts[start:start + _CHUNK]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_batches(firsts):
         rows = store.connection.execute(
             f"SELECT hash_a, hash_b, kind, evidence FROM verdicts WHERE version = ? AND hash_a IN ({marks})",
             [version, *chunk])
@@ -118,9 +116,7 @@ def put_local_features(store: "Store", content_hash: bytes, data: bytes) -> None
 
 
 def _select(store: "Store", sql: str, hashes: Sequence[bytes]) -> Iterable[tuple]:
-    for start in range(0, len(hashes), _CHUNK):
-        chunk = list(hashes[start:start + _CHUNK])
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_batches(hashes):
         yield from store.connection.execute(sql.format(marks=marks), chunk)
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from simdesk.core.paths import folder_prefix
 from simdesk.core.progress import ProgressCallback
+from simdesk.core.sql_batches import in_batches
 from simdesk.core.map.layout import (
     LAYOUT_VERSION,
     LayoutParams,
@@ -459,9 +460,7 @@ def migrate_to_6(db: sqlite3.Connection) -> None:
 
 def stored_classes(store: Store, model: str, content_hashes: list[bytes]) -> dict[bytes, tuple[np.ndarray, np.ndarray]]:
     found = {}
-    for start in range(0, len(content_hashes), 500):  # below SQLite's variable limit
-        chunk = content_hashes[start:start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in in_batches(content_hashes):
         for chash, top, probs in store.connection.execute(
                 f"SELECT content_hash, top, probs FROM classes WHERE model = ? AND content_hash IN ({marks})",
                 [model, *chunk]):
