@@ -67,7 +67,7 @@ class EmbeddingIndex:
     # rows at once, small next to the index itself.
     SLICE_ROWS = 8192
     # Candidates widened at a time: 8 MB of float32 at 2048 dimensions. Blocks that stay in the
-    # cache rescored a million photos' candidates about a quarter faster than 32 MB ones.
+    # cache re-score faster than 32 MB ones (bench_search.py --cut-before times both).
     RESCORE_ROWS = 1024
     # The candidates' cut: estimated on every 16th approximate score, set to let through about
     # a tenth more rows than asked for (the estimate's spread is a few percent at a million).
@@ -245,7 +245,7 @@ class EmbeddingIndex:
 
         The cut is the score a little below the ``count``-th best, estimated on every
         ``CUT_SAMPLE_STRIDE``-th row: one comparison per row instead of a partition of them all
-        (which was about a seventh of a query at a million photos). Every row of the exact top
+        (bench_search.py --cut-before times both). Every row of the exact top
         ``count`` is kept, since fewer than ``count`` above the cut falls back to the partition.
         """
         mean, axes, projected, dot_mean = self._coarse

@@ -258,7 +258,7 @@ def extract_features(image) -> LocalFeatures:
             # the features stay byte for byte what they were (kept verdicts stay valid).
             kept, raw = _sift().compute(work, kept)
         else:
-            raw = raw[keep]  # one pyramid for detection and description: about a fifth cheaper
+            raw = raw[keep]  # one pyramid for detection and description, not two
         if raw is not None and len(kept):
             pts = (np.array([k.pt for k in kept], np.float32) + 0.5) / max(wh, ww)
             desc = np.clip(np.round(_rootsift(raw) * QUANT_SCALE), 0, 15).astype(np.uint8)
