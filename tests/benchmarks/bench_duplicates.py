@@ -187,22 +187,14 @@ def _candidates_before(a, floor, per_photo, r, aspects, prune_at=4_000_000):
     found = []
     tiles = candidates._all_tiles(a, r, aspects, candidates.ROTATION_ASPECT_TOLERANCE, 2048, None, None)
     for tile, rows, cols in tiles:
-        hit = np.flatnonzero(tile.max(axis=1) >= floor)
-        if hit.size:
-            sub = tile[hit]
-            ri, cj = np.nonzero(sub >= floor)
-            x, y = rows[hit[ri]], cols[cj]
-            found.append((np.minimum(x, y), np.maximum(x, y), sub[ri, cj].astype(np.float32)))
+        found.append(candidates.pairs_in_tile(tile, rows, cols, floor))
         if sum(len(f[0]) for f in found) > prune_at:
             i, j, s = (np.concatenate([f[k] for f in found]) for k in range(3))
             keep = _top_candidates(i, j, s, per_photo)
             found = [(i[keep], j[keep], s[keep])]
     i, j, s = (np.concatenate([f[k] for f in found]) for k in range(3))
-    s = np.minimum(s, 1.0)
-    order = np.lexsort((-s, i * len(a) + j))  # a pair found upright and turned: its best
-    i, j, s = i[order], j[order], s[order]
-    first = np.r_[True, (i[1:] != i[:-1]) | (j[1:] != j[:-1])]
-    i, j, s = i[first], j[first], s[first]
+    # a pair found upright and turned: its best
+    i, j, s = candidates.best_of_each_pair(i, j, np.minimum(s, 1.0), len(a))
     keep = _top_candidates(i, j, s, per_photo)
     return i[keep], j[keep], s[keep]
 

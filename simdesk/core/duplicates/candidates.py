@@ -189,26 +189,39 @@ def similar_pairs(
     pairs found, whatever N. The duplicate scan wants each photo's nearest instead: ``nearest_pairs``.
     """
     vectors, rotated = _prepared(vectors, rotated)
-    found = []
-    for tile, rows, cols in _all_tiles(vectors, rotated, aspects, aspect_tolerance, block, cancel, progress):
-        hit = np.flatnonzero(tile.max(axis=1) >= threshold)
-        if hit.size:
-            sub = tile[hit]
-            ri, cj = np.nonzero(sub >= threshold)
-            a, b = rows[hit[ri]], cols[cj]
-            found.append((np.minimum(a, b), np.maximum(a, b), sub[ri, cj].astype(np.float32)))
+    found = [pairs_in_tile(tile, rows, cols, threshold)
+             for tile, rows, cols in _all_tiles(vectors, rotated, aspects, aspect_tolerance, block, cancel, progress)]
+    found = [f for f in found if len(f[0])]
     if not found:
         return _no_pairs()
     pi, pj, ps = (np.concatenate([f[k] for f in found]) for k in range(3))
     ps = np.minimum(ps, 1.0)
     if rotated is not None:  # a pair found more than once keeps its best similarity
-        key = pi * len(vectors) + pj
-        order = np.lexsort((-ps, key))
-        key, pi, pj, ps = key[order], pi[order], pj[order], ps[order]
-        first = np.ones(len(key), dtype=bool)
-        first[1:] = key[1:] != key[:-1]
-        pi, pj, ps = pi[first], pj[first], ps[first]
+        pi, pj, ps = best_of_each_pair(pi, pj, ps, len(vectors))
     return pi, pj, ps
+
+
+def pairs_in_tile(tile: np.ndarray, rows: np.ndarray, cols: np.ndarray,
+                  threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The (i < j, similarity) entries of one tile of similarities at or above ``threshold``."""
+    hit = np.flatnonzero(tile.max(axis=1) >= threshold)
+    if not hit.size:
+        return _no_pairs()
+    sub = tile[hit]
+    ri, cj = np.nonzero(sub >= threshold)
+    a, b = rows[hit[ri]], cols[cj]
+    return np.minimum(a, b), np.maximum(a, b), sub[ri, cj].astype(np.float32)
+
+
+def best_of_each_pair(pi: np.ndarray, pj: np.ndarray, ps: np.ndarray,
+                      n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pair once, with its best similarity, ordered by (i, j) (``n``: the photo count)."""
+    key = pi * n + pj
+    order = np.lexsort((-ps, key))
+    key, pi, pj, ps = key[order], pi[order], pj[order], ps[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    return pi[first], pj[first], ps[first]
 
 
 # -- each photo's nearest ------------------------------------------------------------------------
