@@ -22,15 +22,22 @@ from simdesk.core.pooling import l2_normalize
 from simdesk.core.store import Store
 
 
-def brute_force_pairs(a, threshold, r=None, aspects=None, tolerance=candidates.ROTATION_ASPECT_TOLERANCE):
+def compared_similarities(a, r=None, aspects=None):
+    """The full matrix of what the scan compares: upright, and turned between inverse aspects."""
     sims = a @ a.T
     if r is not None:
         cross = a @ r.T
         turned = np.maximum(cross, cross.T)
         if aspects is not None:
             la = np.log(aspects)
-            turned = np.where(np.abs(la[:, None] + la[None, :]) <= tolerance, turned, -np.inf)
+            turned = np.where(np.abs(la[:, None] + la[None, :]) <= candidates.ROTATION_ASPECT_TOLERANCE,
+                              turned, -np.inf)
         sims = np.maximum(sims, turned)
+    return sims
+
+
+def brute_force_pairs(a, threshold, r=None, aspects=None):
+    sims = compared_similarities(a, r, aspects)
     i, j = np.triu_indices(len(a), 1)
     keep = sims[i, j] >= threshold
     return {(int(x), int(y)): float(v) for x, y, v in zip(i[keep], j[keep], sims[i, j][keep])}
@@ -494,16 +501,8 @@ def clustered_library(rng, n, d=16):
 
 
 def all_similarities(a, r=None, aspects=None):
-    """The full matrix of what the scan compares (diagonal -inf), capped at 1 as the scan ranks."""
-    sims = a @ a.T
-    if r is not None:
-        cross = a @ r.T
-        turned = np.maximum(cross, cross.T)
-        if aspects is not None:
-            la = np.log(aspects)
-            turned = np.where(np.abs(la[:, None] + la[None, :]) <= candidates.ROTATION_ASPECT_TOLERANCE,
-                              turned, -np.inf)
-        sims = np.maximum(sims, turned)
+    """``compared_similarities`` with the diagonal -inf, capped at 1 as the scan ranks."""
+    sims = compared_similarities(a, r, aspects)
     np.fill_diagonal(sims, -np.inf)
     return np.minimum(sims, 1.0)
 
