@@ -138,8 +138,6 @@ def test_unrelated_scene_is_different(original):
 def _features_as_defined(image: Image.Image) -> bytes:
     """The stored features' definition: detect, keep the strongest per location, then compute()
     descriptors for the kept keypoints alone (what extraction did before it shared one pyramid)."""
-    import cv2
-
     from simdesk.core.duplicates import verify
 
     work = verify._resize_long(verify._grey(image), verify.WORK_SIDE)
@@ -154,7 +152,6 @@ def _features_as_defined(image: Image.Image) -> bytes:
     pts = (np.array([k.pt for k in kept], np.float32) + 0.5) / max(h, w)
     desc = np.clip(np.round(verify._rootsift(raw) * verify.QUANT_SCALE), 0, 15).astype(np.uint8)
     thumb = verify._resize_long(work, verify.THUMB_SIDE)
-    assert cv2 is verify.cv2
     return LocalFeatures(image.width, image.height, w, h, pts, desc, thumb).to_bytes()
 
 
