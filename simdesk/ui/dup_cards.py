@@ -85,6 +85,7 @@ class MemberCard(QFrame):
             self.badge.setToolTip("Similarity to the kept copy (1.00: the same picture)")
         self.hint = QLabel(self)  # similar shots: sharpness and exposure
         self.hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.hint.setWordWrap(True)  # "sharpest · sharpness 1,440 · well exposed" is wider than a card
         self.hint.setVisible(False)
         self.keep_radio = QRadioButton("Best" if group.kind == "similar_shot" else "Keep", self)
         self.keep_radio.setChecked(kept)
